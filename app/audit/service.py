@@ -1,0 +1,39 @@
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.audit.models import AuditEvent
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    cluster_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Written in the same transaction as the change it describes: both land or neither does."""
+    event = AuditEvent(
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        cluster_id=cluster_id,
+        before=before,
+        after=after,
+    )
+    session.add(event)
+    return event
+
+
+def history(session: Session, *, entity: str, entity_id: int) -> list[AuditEvent]:
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.entity == entity, AuditEvent.entity_id == entity_id)
+        .order_by(col(AuditEvent.id))
+    )
+    return list(session.exec(statement))

@@ -1,0 +1,108 @@
+"""The `clusterscore` command: validate and load templates, migrate, seed the demo."""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlmodel import Session
+
+from app import migrate
+from app.config import get_settings
+from app.db import make_engine
+from app.scorecards import parsing
+from app.scorecards import service as scorecard_service
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems, warnings = parsing.validate_paths([Path(p) for p in args.paths])
+    for warning in warnings:
+        print(f"warning: {warning}")
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    print(f"{len(args.paths)} template file(s) valid.")
+    return 0
+
+
+def _schema(_args: argparse.Namespace) -> int:
+    print(json.dumps(parsing.template_json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _session() -> Session:
+    return Session(make_engine(get_settings().database_url), expire_on_commit=False)
+
+
+def _templates(_args: argparse.Namespace) -> int:
+    with _session() as session:
+        versions = scorecard_service.list_versions(session)
+    if not versions:
+        print("No templates loaded. Run `clusterscore load-templates`.")
+    for version in versions:
+        print(
+            f"{version.id:>4}  {version.key:<32} v{version.version:<8} {version.content_hash[:12]}  {version.title}"
+        )
+    return 0
+
+
+def _load_templates(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    with _session() as session:
+        loaded = scorecard_service.load_directory(session, settings.scorecards_dir)
+        session.commit()
+    for version in loaded:
+        print(f"loaded {version.key} v{version.version} ({version.content_hash[:12]})")
+    if not loaded:
+        print("Nothing new to load.")
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    migrate.upgrade(get_settings().database_url)
+    print("Database is at the latest schema.")
+    return 0
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    from app import demo
+
+    settings = get_settings()
+    with _session() as session:
+        scorecard_service.load_directory(session, settings.scorecards_dir)
+        programme, created = demo.seed(session)
+        session.commit()
+    print(("Seeded" if created else "Already seeded:") + f" {programme.name}")
+    print(f"Open {settings.base_url}/docs for the API, e.g. {settings.base_url}/api/v1/clusters")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clusterscore", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check scorecard template files; exit 1 on any problem")
+    validate.add_argument("paths", nargs="+")
+    validate.set_defaults(run=_validate)
+    commands.add_parser("schema", help="print the template format as JSON Schema").set_defaults(run=_schema)
+    commands.add_parser("templates", help="list loaded template versions").set_defaults(run=_templates)
+    commands.add_parser("load-templates", help="load new or changed files from scorecards/").set_defaults(
+        run=_load_templates
+    )
+    commands.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
+        run=_migrate
+    )
+    commands.add_parser("demo", help="seed the demo programme (idempotent)").set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Programmes, cluster initiatives, their scorecards and participants."""
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
+from app.clusters.schemas import (
+    ClusterCreate,
+    ClusterUpdate,
+    CustomKpiCreate,
+    KpiSettingsUpdate,
+    ParticipantCreate,
+    ProgrammeCreate,
+    Scorecard,
+    ScorecardCsf,
+    ScorecardKpi,
+    ScorecardPerspective,
+)
+from app.errors import Conflict, InvalidInput, NotFound
+from app.scorecards import service as scorecard_service
+from app.scorecards.schema import KpiSpec, TemplateSpec, localize
+
+DEFAULT_AGGREGATE = {
+    "yes_no": "count_yes",
+    "count": "sum",
+    "number": "sum",
+    "percent": "mean",
+    "rating": "mean",
+}
+
+
+def create_programme(session: Session, data: ProgrammeCreate) -> Programme:
+    programme = Programme(**data.model_dump())
+    session.add(programme)
+    session.flush()
+    return programme
+
+
+def list_programmes(session: Session) -> list[Programme]:
+    return list(session.exec(select(Programme).order_by(col(Programme.id))))
+
+
+def get_programme(session: Session, programme_id: int) -> Programme:
+    programme = session.get(Programme, programme_id)
+    if programme is None:
+        raise NotFound("No such programme.")
+    return programme
+
+
+def create_cluster(session: Session, data: ClusterCreate) -> Cluster:
+    get_programme(session, data.programme_id)
+    version = scorecard_service.get_version(session, data.template_version_id)
+    cluster = Cluster(**data.model_dump(mode="json"))
+    session.add(cluster)
+    session.flush()
+    assert cluster.id is not None
+    for _perspective, csf, kpi in scorecard_service.spec_of(version).iter_kpis():
+        session.add(
+            ClusterKpi(
+                cluster_id=cluster.id,
+                key=kpi.key,
+                csf_key=csf.key,
+                baseline=kpi.baseline,
+                target=kpi.target,
+                weight=kpi.weight,
+            )
+        )
+    session.flush()
+    return cluster
+
+
+def list_clusters(session: Session, *, programme_id: int | None = None) -> list[Cluster]:
+    statement = select(Cluster).order_by(col(Cluster.id))
+    if programme_id is not None:
+        statement = statement.where(Cluster.programme_id == programme_id)
+    return list(session.exec(statement))
+
+
+def get_cluster(session: Session, cluster_id: int) -> Cluster:
+    cluster = session.get(Cluster, cluster_id)
+    if cluster is None:
+        raise NotFound("No such cluster.")
+    return cluster
+
+
+def update_cluster(session: Session, cluster: Cluster, data: ClusterUpdate, *, actor: str) -> Cluster:
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    before = {field: getattr(cluster, field) for field in changes}
+    for field, value in changes.items():
+        setattr(cluster, field, value)
+    if "shares_benchmarks" in changes and before["shares_benchmarks"] != changes["shares_benchmarks"]:
+        # Consent to appear in benchmarks is a decision others rely on: keep its history.
+        audit.record(
+            session,
+            actor=actor,
+            action="benchmark_consent",
+            entity="cluster",
+            entity_id=cluster.id,
+            cluster_id=cluster.id,
+            before={"shares_benchmarks": before["shares_benchmarks"]},
+            after={"shares_benchmarks": changes["shares_benchmarks"]},
+        )
+    session.add(cluster)
+    session.flush()
+    return cluster
+
+
+def template_spec(session: Session, cluster: Cluster) -> TemplateSpec:
+    return scorecard_service.spec_of(scorecard_service.get_version(session, cluster.template_version_id))
+
+
+def kpi_rows(session: Session, cluster: Cluster) -> dict[str, ClusterKpi]:
+    rows = session.exec(select(ClusterKpi).where(ClusterKpi.cluster_id == cluster.id))
+    return {row.key: row for row in rows}
+
+
+def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) -> Scorecard:
+    """The template merged with the cluster's settings and its own KPIs, labels in `lang`."""
+    assert cluster.id is not None
+    spec = template_spec(session, cluster)
+    fallback = spec.languages[0]
+    lang = lang or fallback
+    rows = kpi_rows(session, cluster)
+    custom_by_csf: dict[str, list[ClusterKpi]] = {}
+    for row in rows.values():
+        if row.is_custom:
+            custom_by_csf.setdefault(row.csf_key, []).append(row)
+
+    perspectives = []
+    for perspective in spec.perspectives:
+        csfs = []
+        for csf in perspective.csfs:
+            kpis = []
+            for kpi in csf.kpis:
+                row = rows.get(kpi.key)
+                kpis.append(
+                    ScorecardKpi(
+                        key=kpi.key,
+                        csf_key=csf.key,
+                        title=localize(kpi.title, lang, fallback) or kpi.key,
+                        level=kpi.level,
+                        question=localize(kpi.question, lang, fallback),
+                        type=kpi.type,
+                        unit=kpi.unit,
+                        direction=kpi.direction,
+                        aggregate=kpi.aggregate,
+                        per_member=kpi.per_member,
+                        is_custom=False,
+                        active=row.active if row else True,
+                        baseline=row.baseline if row else kpi.baseline,
+                        target=row.target if row else kpi.target,
+                        weight=row.weight if row else kpi.weight,
+                        illustrative=kpi.illustrative,
+                    )
+                )
+            kpis.extend(_custom_kpi_view(row) for row in custom_by_csf.get(csf.key, []))
+            csfs.append(
+                ScorecardCsf(
+                    key=csf.key,
+                    title=localize(csf.title, lang, fallback) or csf.key,
+                    rating_question=csf.question(lang, fallback),
+                    weight=csf.weight,
+                    kpis=kpis,
+                )
+            )
+        perspectives.append(
+            ScorecardPerspective(
+                key=perspective.key,
+                title=localize(perspective.title, lang, fallback) or perspective.key,
+                weight=perspective.weight,
+                csfs=csfs,
+            )
+        )
+    return Scorecard(
+        cluster_id=cluster.id,
+        template_key=spec.key,
+        template_version=spec.version,
+        language=lang,
+        rating_min=spec.rating_scale.min,
+        rating_max=spec.rating_scale.max,
+        perspectives=perspectives,
+    )
+
+
+def _custom_kpi_view(row: ClusterKpi) -> ScorecardKpi:
+    return ScorecardKpi(
+        key=row.key,
+        csf_key=row.csf_key,
+        title=row.title or row.key,
+        level=row.level or "cluster",
+        question=row.question,
+        type=row.kpi_type or "number",
+        unit=row.unit,
+        direction=row.direction or "increase",
+        aggregate=row.aggregate,
+        per_member=row.per_member,
+        is_custom=True,
+        active=row.active,
+        baseline=row.baseline,
+        target=row.target,
+        weight=row.weight,
+    )
+
+
+def update_kpi_settings(
+    session: Session, cluster: Cluster, key: str, data: KpiSettingsUpdate, *, actor: str
+) -> ClusterKpi:
+    row = kpi_rows(session, cluster).get(key)
+    if row is None:
+        raise NotFound(f"The scorecard of this cluster has no KPI {key!r}.")
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("active") is None:
+        changes.pop("active", None)
+    if changes.get("weight") is None:
+        changes.pop("weight", None)
+    before: dict[str, Any] = {field: getattr(row, field) for field in changes}
+    for field, value in changes.items():
+        setattr(row, field, value)
+    if before != changes:
+        audit.record(
+            session,
+            actor=actor,
+            action="kpi_settings",
+            entity="cluster_kpi",
+            entity_id=row.id,
+            cluster_id=cluster.id,
+            before={"key": key, **before},
+            after={"key": key, **changes},
+        )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_custom_kpi(session: Session, cluster: Cluster, data: CustomKpiCreate, *, actor: str) -> ClusterKpi:
+    """Cluster-defined KPIs obey the same rules as template KPIs: they are checked by the template schema."""
+    assert cluster.id is not None
+    spec = template_spec(session, cluster)
+    try:
+        spec.csf(data.csf_key)
+    except KeyError:
+        raise InvalidInput(f"The scorecard has no CSF {data.csf_key!r}.") from None
+    if data.key in kpi_rows(session, cluster):
+        raise Conflict(f"This scorecard already has a KPI with key {data.key!r}.")
+    try:
+        kpi = KpiSpec.model_validate(
+            {**data.model_dump(exclude={"csf_key", "kpi_type", "language"}, exclude_none=True), "type": data.kpi_type}
+        )
+    except ValidationError as exc:
+        raise InvalidInput(
+            "This indicator is not complete.",
+            details=[{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()],
+        ) from None
+    row = ClusterKpi(
+        cluster_id=cluster.id,
+        key=kpi.key,
+        csf_key=data.csf_key,
+        is_custom=True,
+        baseline=kpi.baseline,
+        target=kpi.target,
+        weight=kpi.weight,
+        title=data.title,
+        question=data.question,
+        level=kpi.level,
+        kpi_type=kpi.type,
+        unit=kpi.unit,
+        direction=kpi.direction,
+        aggregate=kpi.aggregate,
+        language=data.language,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="kpi_added",
+        entity="cluster_kpi",
+        entity_id=row.id,
+        cluster_id=cluster.id,
+        after=data.model_dump(mode="json"),
+    )
+    return row
+
+
+def add_participant(session: Session, cluster: Cluster, data: ParticipantCreate) -> Participant:
+    assert cluster.id is not None
+    participant = Participant(cluster_id=cluster.id, **data.model_dump(mode="json"))
+    session.add(participant)
+    session.flush()
+    return participant
+
+
+def list_participants(session: Session, cluster: Cluster) -> list[Participant]:
+    statement = select(Participant).where(Participant.cluster_id == cluster.id).order_by(col(Participant.id))
+    return list(session.exec(statement))
+
+
+def get_participant(session: Session, participant_id: int) -> Participant:
+    participant = session.get(Participant, participant_id)
+    if participant is None:
+        raise NotFound("No such participant.")
+    return participant
+
+
+def member_firm_count(session: Session, cluster: Cluster) -> int:
+    """Denominator of `per_member` KPIs: active participants that are firms."""
+    return len(
+        session.exec(
+            select(Participant.id).where(
+                Participant.cluster_id == cluster.id,
+                Participant.organisation_type == "firm",
+                Participant.active == True,  # noqa: E712
+            )
+        ).all()
+    )

@@ -1,0 +1,319 @@
+"""A demo programme with realistic answers over three rounds, so every screen has something to show.
+
+Deterministic (seeded) and idempotent: running it twice leaves one demo.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session, select
+
+from app.clusters import service as cluster_service
+from app.clusters.models import Cluster, Programme
+from app.clusters.schemas import (
+    ClusterCreate,
+    KpiSettingsUpdate,
+    OrganisationType,
+    ParticipantCreate,
+    ProgrammeCreate,
+    Stage,
+    Typology,
+)
+from app.responses import service as response_service
+from app.responses.schemas import AnswerIn, RatingIn, ResponseDraft
+from app.rounds import service as round_service
+from app.rounds.schemas import KpiValueSet, RoundCreate, RoundStatus
+from app.scorecards import service as scorecard_service
+
+DEMO_PROGRAMME = "Demo: Regional Cluster Programme"
+ACTOR = "demo-seed"
+ROUNDS = [
+    ("2025 H1", date(2025, 1, 1), date(2025, 6, 30)),
+    ("2025 H2", date(2025, 7, 1), date(2025, 12, 31)),
+    ("2026 H1", date(2026, 1, 1), date(2026, 6, 30)),
+]
+
+
+@dataclass(frozen=True)
+class DemoCluster:
+    name: str
+    template_key: str
+    sector: str
+    country: str
+    region: str
+    typology: Typology
+    stage: Stage
+    health: float  # 0-1: how well the initiative is doing at the start
+    firms: tuple[str, ...]
+    institutions: tuple[tuple[str, OrganisationType], ...]
+    contested_csf: str | None = None  # where members will disagree, to give the session a topic
+
+
+CLUSTERS = [
+    DemoCluster(
+        "Thai Food Cluster (Bangkok & Central)",
+        "thai-food-cluster",
+        "Food processing",
+        "TH",
+        "Bangkok",
+        Typology.hub_and_spoke,
+        Stage.growing,
+        0.45,
+        (
+            "Siam Rice Products",
+            "Chao Phraya Canning",
+            "Golden Chili Sauce Co.",
+            "Ayutthaya Noodle Works",
+            "Bang Pa-in Dairy",
+            "Krungthep Frozen Foods",
+            "Lotus Snack Factory",
+            "Nonthaburi Fruit Processors",
+            "Sukhumvit Spice Traders",
+            "Pathum Thani Bakery",
+        ),
+        (
+            ("National Food Institute", OrganisationType.research),
+            ("Thai Food Processors' Association", OrganisationType.association),
+            ("SME Development Bank", OrganisationType.finance),
+        ),
+        contested_csf="visionary-leadership",
+    ),
+    DemoCluster(
+        "Chiang Mai Processed Fruit Cluster",
+        "thai-food-cluster",
+        "Food processing",
+        "TH",
+        "Chiang Mai",
+        Typology.italianate,
+        Stage.emerging,
+        0.35,
+        (
+            "Doi Suthep Dried Fruits",
+            "Lanna Longan Co.",
+            "Ping River Juices",
+            "Mae Rim Preserves",
+            "San Kamphaeng Snacks",
+            "Northern Orchard Cooperative",
+            "Chiang Mai Jam House",
+        ),
+        (
+            ("Chiang Mai University Food Science", OrganisationType.research),
+            ("Provincial Industry Office", OrganisationType.government),
+        ),
+        contested_csf="supply-chain-integration",
+    ),
+    DemoCluster(
+        "Songkhla Seafood Cluster",
+        "thai-food-cluster",
+        "Food processing",
+        "TH",
+        "Songkhla",
+        Typology.satellite,
+        Stage.mature,
+        0.55,
+        (
+            "Andaman Tuna Canners",
+            "Hat Yai Frozen Shrimp",
+            "Songkhla Fish Sauce",
+            "Gulf Surimi Ltd.",
+            "Southern Seafood Export",
+            "Pattani Bay Processors",
+            "Singora Marine Foods",
+            "Lake Songkhla Crab",
+        ),
+        (
+            ("Prince of Songkla University", OrganisationType.research),
+            ("Fisheries Association of Songkhla", OrganisationType.association),
+        ),
+    ),
+    DemoCluster(
+        "Castellón Ceramic Tile Cluster",
+        "scottish-enterprise-cluster",
+        "Ceramic tiles",
+        "ES",
+        "Castellón",
+        Typology.italianate,
+        Stage.mature,
+        0.6,
+        (
+            "Azulejos del Mediterráneo",
+            "Cerámica Villarreal",
+            "Esmaltes Onda",
+            "Pavimentos Alcora",
+            "Gres Castellón",
+            "Fritas y Colores SA",
+        ),
+        (
+            ("Instituto de Tecnología Cerámica", OrganisationType.research),
+            ("ASCER", OrganisationType.association),
+        ),
+    ),
+    DemoCluster(
+        "Sinos Valley Footwear Cluster",
+        "dti-cluster-monitoring",
+        "Footwear",
+        "BR",
+        "Rio Grande do Sul",
+        Typology.fordist,
+        Stage.declining,
+        0.4,
+        (
+            "Calçados Novo Hamburgo",
+            "Couros Vale do Sinos",
+            "Sapatos Campo Bom",
+            "Solados Sapiranga",
+            "Componentes Estância Velha",
+            "Dois Irmãos Footwear",
+        ),
+        (("Assintecal", OrganisationType.association), ("SENAI Calçado", OrganisationType.training)),
+    ),
+]
+
+COMMENTS = {
+    "low": [
+        "We rarely see this in practice.",
+        "Only the big firms benefit so far.",
+        "Nothing has changed yet.",
+    ],
+    "mid": ["Some progress since the last meeting.", "It depends a lot on who you ask.", "Better, but slow."],
+    "high": ["The joint projects really helped.", "Clearly stronger than a year ago.", "Works well for us."],
+}
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def _default_goal(kpi_type: str, per_member: bool, firms: int, direction: str) -> tuple[float, float]:
+    """Baseline and target a facilitator would set where the template leaves them to the cluster."""
+    if per_member or kpi_type == "yes_no":
+        low, high = round(firms * 0.2), round(firms * 0.8)
+    elif kpi_type in ("percent", "rating"):
+        low, high = 30.0, 70.0
+    else:
+        low, high = 10.0, 20.0
+    return (high, low) if direction == "decrease" else (low, high)
+
+
+def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng: random.Random) -> Cluster:
+    version = scorecard_service.latest_version(session, demo.template_key)
+    assert version.id is not None and programme.id is not None
+    cluster = cluster_service.create_cluster(
+        session,
+        ClusterCreate(
+            programme_id=programme.id,
+            name=demo.name,
+            sector=demo.sector,
+            country=demo.country,
+            region=demo.region,
+            typology=demo.typology,
+            stage=demo.stage,
+            template_version_id=version.id,
+            shares_benchmarks=True,
+        ),
+    )
+    participants = [
+        cluster_service.add_participant(
+            session, cluster, ParticipantCreate(organisation=name, person_name=f"Manager, {name}")
+        )
+        for name in demo.firms
+    ] + [
+        cluster_service.add_participant(
+            session,
+            cluster,
+            ParticipantCreate(organisation=name, organisation_type=kind, person_name="Director"),
+        )
+        for name, kind in demo.institutions
+    ]
+    scorecard = cluster_service.scorecard(session, cluster)
+    for kpi in scorecard.kpis():
+        if kpi.baseline is None or kpi.target is None:
+            baseline, target = _default_goal(kpi.type, kpi.per_member, len(demo.firms), kpi.direction)
+            cluster_service.update_kpi_settings(
+                session, cluster, kpi.key, KpiSettingsUpdate(baseline=baseline, target=target), actor=ACTOR
+            )
+    scorecard = cluster_service.scorecard(session, cluster)
+
+    for index, (label, start, end) in enumerate(ROUNDS):
+        last = index == len(ROUNDS) - 1
+        round_ = round_service.create_round(
+            session, cluster, RoundCreate(label=label, period_start=start, period_end=end)
+        )
+        round_service.set_status(session, round_, RoundStatus.open, actor=ACTOR)
+        health = demo.health + 0.08 * index
+        # In the open round only part of the members have answered so far.
+        answering = participants[: max(3, int(len(participants) * 0.6))] if last else participants
+        for position, participant in enumerate(answering):
+            firm_health = _clamp(health + rng.gauss(0, 0.12), 0.05, 0.95)
+            answers = []
+            for kpi in scorecard.kpis():
+                if kpi.level != "member":
+                    continue
+                if kpi.type == "yes_no":
+                    value: bool | float = rng.random() < firm_health
+                elif kpi.type == "percent":
+                    value = round(_clamp(firm_health * 100 + rng.gauss(0, 12), 0, 100))
+                elif kpi.type == "rating":
+                    value = round(_clamp(1 + 4 * firm_health + rng.gauss(0, 0.5), 1, 5))
+                else:
+                    value = max(0, round(firm_health * 6 + rng.gauss(0, 1.5)))
+                answers.append(AnswerIn(kpi_key=kpi.key, value=value))
+            ratings = []
+            for csf_key in (c.key for p in scorecard.perspectives for c in p.csfs):
+                level = firm_health + rng.gauss(0, 0.1)
+                if csf_key == demo.contested_csf:
+                    level = 0.9 if position % 2 else 0.15  # two camps, every round
+                rating = round(_clamp(1 + 4 * level, 1, 5))
+                mood = "low" if rating <= 2 else "mid" if rating == 3 else "high"
+                comment = rng.choice(COMMENTS[mood]) if rng.random() < 0.4 else ""
+                ratings.append(RatingIn(csf_key=csf_key, rating=rating, comment=comment))
+            response = response_service.start_response(session, round_, participant)
+            response_service.save_draft(
+                session,
+                response,
+                ResponseDraft(answers=answers, ratings=ratings),
+                scorecard=scorecard,
+                actor=ACTOR,
+            )
+            response_service.submit(session, response, client_id=None, actor=ACTOR)
+        for kpi in scorecard.kpis():
+            if kpi.level != "cluster" or kpi.baseline is None or kpi.target is None:
+                continue
+            progress = _clamp(health - 0.2 + rng.gauss(0, 0.1), 0, 1.1)
+            value = kpi.baseline + (kpi.target - kpi.baseline) * progress
+            if kpi.type in ("count", "yes_no") or kpi.per_member:
+                value = max(0, round(value))
+            if kpi.type == "percent":
+                value = _clamp(value, 0, 100)
+            round_service.set_kpi_value(
+                session,
+                round_,
+                kpi.key,
+                KpiValueSet(
+                    value=round(value, 1), note="Facilitator's figure from the cluster office records"
+                ),
+                actor=ACTOR,
+            )
+        if not last:
+            round_service.set_status(session, round_, RoundStatus.closed, actor=ACTOR)
+    return cluster
+
+
+def seed(session: Session) -> tuple[Programme, bool]:
+    """Returns the demo programme and whether it was created now."""
+    existing = session.exec(select(Programme).where(Programme.name == DEMO_PROGRAMME)).first()
+    if existing is not None:
+        return existing, False
+    rng = random.Random(20051)
+    programme = cluster_service.create_programme(
+        session,
+        ProgrammeCreate(
+            name=DEMO_PROGRAMME,
+            agency="Demo Development Agency",
+            description="Five cluster initiatives evaluated with balanced scorecards over three rounds.",
+        ),
+    )
+    for demo in CLUSTERS:
+        _seed_cluster(session, programme, demo, rng)
+    return programme, True

@@ -1,0 +1,49 @@
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.timeutil import timestamp
+
+
+class Response(SQLModel, table=True):
+    """One participant's self-evaluation in one round: a draft until submitted."""
+
+    __table_args__ = (UniqueConstraint("round_id", "participant_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    status: str = Field(default="draft", max_length=10)
+    # Client-generated id of the submission, so a retried submit creates nothing new.
+    client_id: str | None = Field(default=None, max_length=64, unique=True)
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+    submitted_at: datetime | None = timestamp(nullable=True)
+
+
+class Answer(SQLModel, table=True):
+    """A member's answer to a member-level KPI question (yes stored as 1, no as 0)."""
+
+    __table_args__ = (UniqueConstraint("response_id", "kpi_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", index=True)
+    kpi_key: str = Field(max_length=64)
+    value_num: float | None = None
+    value_text: str | None = Field(default=None, max_length=2000)
+    updated_at: datetime = timestamp()
+
+
+class CsfRating(SQLModel, table=True):
+    """How present a member thinks a CSF is in the cluster, with their reason ("why?")."""
+
+    __tablename__ = "csf_rating"
+    __table_args__ = (UniqueConstraint("response_id", "csf_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", index=True)
+    csf_key: str = Field(max_length=64)
+    rating: int | None = None
+    comment: str = Field(default="", max_length=2000)
+    updated_at: datetime = timestamp()

@@ -1,0 +1,207 @@
+"""Members' self-evaluations: drafts that autosave, submissions that are never silently overwritten."""
+
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.audit.models import AuditEvent
+from app.clusters import service as cluster_service
+from app.clusters.models import Participant
+from app.clusters.schemas import Scorecard
+from app.errors import Conflict, InvalidInput, NotFound
+from app.responses.logic import AnswerRejected, check_rating, coerce_answer
+from app.responses.models import Answer, CsfRating, Response
+from app.responses.schemas import ResponseDraft, ResponseRead
+from app.rounds.models import Round
+from app.timeutil import utcnow
+
+
+def get_response(session: Session, response_id: int) -> Response:
+    response = session.get(Response, response_id)
+    if response is None:
+        raise NotFound("No such response.")
+    return response
+
+
+def find_by_client_id(session: Session, client_id: str) -> Response | None:
+    return session.exec(select(Response).where(Response.client_id == client_id)).first()
+
+
+def _require_open(round_: Round) -> None:
+    if round_.status != "open":
+        raise Conflict("This round is not open for answers.")
+
+
+def start_response(session: Session, round_: Round, participant: Participant) -> Response:
+    """The participant's response for the round, created on first use (one per participant and round)."""
+    assert round_.id is not None and participant.id is not None
+    if participant.cluster_id != round_.cluster_id or not participant.active:
+        raise NotFound("No such participant in this cluster.")
+    existing = session.exec(
+        select(Response).where(Response.round_id == round_.id, Response.participant_id == participant.id)
+    ).first()
+    if existing is not None:
+        return existing
+    _require_open(round_)
+    response = Response(round_id=round_.id, participant_id=participant.id)
+    session.add(response)
+    session.flush()
+    return response
+
+
+def save_draft(
+    session: Session, response: Response, draft: ResponseDraft, *, scorecard: Scorecard, actor: str
+) -> Response:
+    """Validate everything first, then write: one bad value rejects the request and changes nothing.
+
+    Changes to a submitted response are corrections: each is written to the audit trail.
+    """
+    round_ = session.get(Round, response.round_id)
+    assert round_ is not None
+    _require_open(round_)
+    scale = {"rating_min": scorecard.rating_min, "rating_max": scorecard.rating_max}
+
+    problems: list[dict[str, str]] = []
+    values: dict[str, tuple[float | None, str | None]] = {}
+    for index, answer in enumerate(draft.answers):
+        kpi = scorecard.kpi(answer.kpi_key)
+        if kpi is None or not kpi.active or kpi.level != "member":
+            problems.append(
+                {"field": f"answers[{index}].kpi_key", "message": "Not a question of this round."}
+            )
+            continue
+        try:
+            values[answer.kpi_key] = coerce_answer(kpi, answer.value, **scale)
+        except AnswerRejected as exc:
+            problems.append({"field": f"answers[{index}].value", "message": str(exc)})
+    for index, rating in enumerate(draft.ratings):
+        if scorecard.csf(rating.csf_key) is None:
+            problems.append(
+                {"field": f"ratings[{index}].csf_key", "message": "Not a factor of this scorecard."}
+            )
+            continue
+        try:
+            check_rating(rating.rating, **scale)
+        except AnswerRejected as exc:
+            problems.append({"field": f"ratings[{index}].rating", "message": str(exc)})
+    if problems:
+        raise InvalidInput("Some answers could not be saved.", details=problems)
+
+    assert response.id is not None
+    correcting = response.status == "submitted"
+    now = utcnow()
+    answers = {a.kpi_key: a for a in session.exec(select(Answer).where(Answer.response_id == response.id))}
+    for kpi_key, (num, text) in values.items():
+        row = answers.get(kpi_key)
+        if row is not None and (row.value_num, row.value_text) == (num, text):
+            continue
+        if correcting:
+            audit.record(
+                session,
+                actor=actor,
+                action="answer_corrected",
+                entity="response",
+                entity_id=response.id,
+                cluster_id=round_.cluster_id,
+                before={"kpi_key": kpi_key, "value_num": row.value_num, "value_text": row.value_text}
+                if row
+                else None,
+                after={"kpi_key": kpi_key, "value_num": num, "value_text": text},
+            )
+        row = row or Answer(response_id=response.id, kpi_key=kpi_key)
+        row.value_num, row.value_text, row.updated_at = num, text, now
+        session.add(row)
+
+    ratings = {
+        r.csf_key: r for r in session.exec(select(CsfRating).where(CsfRating.response_id == response.id))
+    }
+    for rating in draft.ratings:
+        existing = ratings.get(rating.csf_key)
+        if existing is not None and (existing.rating, existing.comment) == (rating.rating, rating.comment):
+            continue
+        if correcting:
+            audit.record(
+                session,
+                actor=actor,
+                action="rating_corrected",
+                entity="response",
+                entity_id=response.id,
+                cluster_id=round_.cluster_id,
+                before={"csf_key": rating.csf_key, "rating": existing.rating, "comment": existing.comment}
+                if existing
+                else None,
+                after={"csf_key": rating.csf_key, "rating": rating.rating, "comment": rating.comment},
+            )
+        row_r = existing or CsfRating(response_id=response.id, csf_key=rating.csf_key)
+        row_r.rating, row_r.comment, row_r.updated_at = rating.rating, rating.comment, now
+        session.add(row_r)
+
+    response.updated_at = now
+    session.add(response)
+    session.flush()
+    return response
+
+
+def submit(session: Session, response: Response, *, client_id: str | None, actor: str) -> Response:
+    """Idempotent: submitting again (a retry, a double tap) changes nothing."""
+    if response.status == "submitted":
+        return response
+    round_ = session.get(Round, response.round_id)
+    assert round_ is not None
+    _require_open(round_)
+    if client_id is not None:
+        owner = find_by_client_id(session, client_id)
+        if owner is not None and owner.id != response.id:
+            raise Conflict("This client id was already used for another response.")
+        response.client_id = client_id
+    response.status = "submitted"
+    response.submitted_at = response.updated_at = utcnow()
+    session.add(response)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="response_submitted",
+        entity="response",
+        entity_id=response.id,
+        cluster_id=round_.cluster_id,
+        after={"status": "submitted"},
+    )
+    return response
+
+
+def read(session: Session, response: Response) -> ResponseRead:
+    answers = session.exec(select(Answer).where(Answer.response_id == response.id).order_by(col(Answer.id)))
+    ratings = session.exec(
+        select(CsfRating).where(CsfRating.response_id == response.id).order_by(col(CsfRating.id))
+    )
+    assert response.id is not None
+    return ResponseRead.model_validate(
+        {
+            "id": response.id,
+            "round_id": response.round_id,
+            "participant_id": response.participant_id,
+            "status": response.status,
+            "client_id": response.client_id,
+            "submitted_at": response.submitted_at,
+            "answers": list(answers),
+            "ratings": list(ratings),
+        },
+        from_attributes=True,
+    )
+
+
+def list_for_round(session: Session, round_: Round) -> list[Response]:
+    return list(
+        session.exec(select(Response).where(Response.round_id == round_.id).order_by(col(Response.id)))
+    )
+
+
+def history(session: Session, response: Response) -> list[AuditEvent]:
+    assert response.id is not None
+    return audit.history(session, entity="response", entity_id=response.id)
+
+
+def scorecard_for(session: Session, response: Response) -> Scorecard:
+    round_ = session.get(Round, response.round_id)
+    assert round_ is not None
+    return cluster_service.scorecard(session, cluster_service.get_cluster(session, round_.cluster_id))

@@ -1,0 +1,165 @@
+"""Rules of the template format that the rest of the app relies on."""
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from app.scorecards.schema import CsfSpec, KpiSpec, RatingScale, TemplateSpec, Weights, localize
+
+
+def _template(**overrides: Any) -> TemplateSpec:
+    data: dict[str, Any] = {
+        "key": "t",
+        "version": "1",
+        "title": {"en": "Template", "th": "แม่แบบ"},
+        "languages": ["en", "th"],
+        "perspectives": [
+            {
+                "key": "finance",
+                "title": "Finance",
+                "csfs": [
+                    {
+                        "key": "loans",
+                        "title": {"en": "Access to loans", "th": "การเข้าถึงสินเชื่อ"},
+                        "kpis": [
+                            {"key": "npl", "title": "NPL", "type": "count", "direction": "decrease"},
+                            {"key": "plans", "title": "Plans", "level": "member", "type": "yes_no", "question": "?"},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    data.update(overrides)
+    return TemplateSpec.model_validate(data)
+
+
+def _error_messages(exc: pytest.ExceptionInfo[ValidationError]) -> list[str]:
+    return [error["msg"] for error in exc.value.errors()]
+
+
+def test_localize_prefers_the_language_then_the_fallback_then_anything() -> None:
+    text = {"th": "สวัสดี", "es": "hola", "en": "hello"}
+    assert localize(text, "es", "en") == "hola"
+    assert localize(text, "de", "en") == "hello"
+    assert localize({"es": "hola"}, "de", "en") == "hola"
+    assert localize("plain", "th", "en") == "plain"
+    assert localize(None, "th", "en") is None
+
+
+def test_rating_question_is_generated_when_the_template_has_none() -> None:
+    csf = CsfSpec(key="trust", title={"en": "Trust", "th": "ความไว้วางใจ"})
+    assert csf.question("en", "en") == "How strongly is 'Trust' present in our cluster?"
+    assert csf.question("th", "en") == "คลัสเตอร์ของเรามี “ความไว้วางใจ” มากน้อยเพียงใด"
+    assert csf.question("de", "en") == "How strongly is 'Trust' present in our cluster?"
+    own = CsfSpec(key="trust", title="Trust", rating_question={"en": "Do you trust each other?"})
+    assert own.question("th", "en") == "Do you trust each other?"
+
+
+@pytest.mark.parametrize(
+    ("kpi_type", "expected"),
+    [
+        ("yes_no", "count_yes"),
+        ("count", "sum"),
+        ("number", "sum"),
+        ("percent", "mean"),
+        ("rating", "mean"),
+        ("text", None),
+    ],
+)
+def test_member_kpi_aggregate_defaults_to_what_fits_its_type(kpi_type: str, expected: str | None) -> None:
+    kpi = KpiSpec(key="k", title="K", level="member", type=kpi_type, question="?")
+    assert kpi.aggregate == expected
+
+
+def test_cluster_kpi_has_no_aggregate() -> None:
+    assert KpiSpec(key="k", title="K", type="count").aggregate is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"type": "yes_no", "aggregate": "sum"}, "aggregate 'sum' does not apply to yes_no answers"),
+        ({"type": "percent", "aggregate": "share_yes"}, "aggregate 'share_yes' needs a yes_no KPI"),
+        ({"type": "text", "aggregate": "mean"}, "text answers are listed, never aggregated"),
+        ({"type": "rating", "per_member": True}, "per_member only makes sense for counts"),
+    ],
+)
+def test_member_kpi_combinations_that_cannot_be_scored_are_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        KpiSpec.model_validate({"key": "k", "title": "K", "level": "member", "question": "?", **fields})
+    assert any(message in text for text in _error_messages(caught))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"baseline": 5, "target": 5}, "target equals baseline"),
+        ({"baseline": 5, "target": 3}, "target 3 is below baseline 5 but direction is 'increase'"),
+        ({"type": "percent", "target": 120}, "a percent KPI's target must lie between 0 and 100"),
+        ({"type": "count", "baseline": -1}, "a count KPI's baseline cannot be negative"),
+        ({"weight": 0}, "greater than 0"),
+        ({"weight": True}, "valid number"),
+        ({"baseline": "5"}, "valid number"),
+    ],
+)
+def test_kpi_numbers_must_make_scoring_possible(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        KpiSpec.model_validate({"key": "k", "title": "K", **fields})
+    assert any(message in text for text in _error_messages(caught))
+
+
+def test_cluster_count_per_member_and_decreasing_targets_are_fine() -> None:
+    kpi = KpiSpec(key="k", title="K", type="count", per_member=True, direction="decrease", baseline=10, target=4)
+    assert (kpi.per_member, kpi.target) == (True, 4)
+
+
+def test_rating_scale_bounds() -> None:
+    assert RatingScale(min=0, max=10).max == 10
+    for bad in ({"min": 3, "max": 3}, {"min": 0, "max": 11}, {"labels": {6: "Too high"}}):
+        with pytest.raises(ValidationError):
+            RatingScale.model_validate(bad)
+
+
+def test_weights_cannot_both_be_zero() -> None:
+    assert Weights(kpi=0, perception=100).kpi == 0
+    with pytest.raises(ValidationError, match="cannot both be 0"):
+        Weights(kpi=0, perception=0)
+
+
+def test_lookups_and_iteration() -> None:
+    spec = _template()
+    assert [csf.key for _, csf in spec.iter_csfs()] == ["loans"]
+    assert [kpi.key for _, _, kpi in spec.iter_kpis()] == ["npl", "plans"]
+    assert [kpi.key for kpi in spec.member_kpis()] == ["plans"]
+    csf, kpi = spec.csf("loans"), spec.kpi("plans")
+    assert csf is not None and csf.key == "loans"
+    assert kpi is not None and kpi.aggregate == "count_yes"
+    assert spec.csf("nope") is None and spec.kpi("nope") is None
+    assert spec.fallback_language == "en"
+
+
+def test_missing_translations_lists_each_label_without_a_declared_language() -> None:
+    assert _template().missing_translations() == [
+        "perspectives[0].title: missing translation for th",
+        "perspectives[0].csfs[0].kpis[0].title: missing translation for th",
+        "perspectives[0].csfs[0].kpis[1].title: missing translation for th",
+        "perspectives[0].csfs[0].kpis[1].question: missing translation for th",
+    ]
+    # Plain strings are fallback-language text, so a one-language template has nothing missing.
+    assert _template(languages=["en"]).missing_translations() == []
+
+
+def test_duplicate_keys_are_refused_by_the_model_too() -> None:
+    spec = _template()
+    data = spec.model_dump(mode="json")
+    data["perspectives"][0]["csfs"][0]["kpis"][1]["key"] = "npl"
+    with pytest.raises(ValidationError, match="duplicate KPI key 'npl'"):
+        TemplateSpec.model_validate(data)
+
+
+def test_specs_are_frozen() -> None:
+    spec = _template()
+    with pytest.raises(ValidationError):
+        spec.key = "other"  # type: ignore[misc]
