@@ -43,9 +43,7 @@ def _templates(_args: argparse.Namespace) -> int:
     if not versions:
         print("No templates loaded. Run `clusterscore load-templates`.")
     for version in versions:
-        print(
-            f"{version.id:>4}  {version.key:<32} v{version.version:<8} {version.content_hash[:12]}  {version.title}"
-        )
+        print(f"{version.id:>4}  {version.key:<32} v{version.version:<8} {version.content_hash[:12]}  {version.title}")
     return 0
 
 
@@ -91,9 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("load-templates", help="load new or changed files from scorecards/").set_defaults(
         run=_load_templates
     )
-    commands.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
-        run=_migrate
-    )
+    commands.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(run=_migrate)
     commands.add_parser("demo", help="seed the demo programme (idempotent)").set_defaults(run=_demo)
     return parser
 

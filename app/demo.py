@@ -188,7 +188,7 @@ def _clamp(value: float, low: float, high: float) -> float:
 def _default_goal(kpi_type: str, per_member: bool, firms: int, direction: str) -> tuple[float, float]:
     """Baseline and target a facilitator would set where the template leaves them to the cluster."""
     if per_member or kpi_type == "yes_no":
-        low, high = round(firms * 0.2), round(firms * 0.8)
+        low, high = float(round(firms * 0.2)), float(round(firms * 0.8))
     elif kpi_type in ("percent", "rating"):
         low, high = 30.0, 70.0
     else:
@@ -290,9 +290,7 @@ def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng
                 session,
                 round_,
                 kpi.key,
-                KpiValueSet(
-                    value=round(value, 1), note="Facilitator's figure from the cluster office records"
-                ),
+                KpiValueSet(value=round(value, 1), note="Facilitator's figure from the cluster office records"),
                 actor=ACTOR,
             )
         if not last:

@@ -25,9 +25,7 @@ log = logging.getLogger("clusterscore")
 
 def _readable_validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     """One plain message per field, e.g. {"field": "body.target", "message": "Input should be a valid number"}."""
-    return [
-        {"field": ".".join(str(part) for part in err["loc"]), "message": err["msg"]} for err in exc.errors()
-    ]
+    return [{"field": ".".join(str(part) for part in err["loc"]), "message": err["msg"]} for err in exc.errors()]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

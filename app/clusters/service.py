@@ -135,7 +135,7 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
         for csf in perspective.csfs:
             kpis = []
             for kpi in csf.kpis:
-                row = rows.get(kpi.key)
+                settings = rows.get(kpi.key)
                 kpis.append(
                     ScorecardKpi(
                         key=kpi.key,
@@ -149,10 +149,10 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
                         aggregate=kpi.aggregate,
                         per_member=kpi.per_member,
                         is_custom=False,
-                        active=row.active if row else True,
-                        baseline=row.baseline if row else kpi.baseline,
-                        target=row.target if row else kpi.target,
-                        weight=row.weight if row else kpi.weight,
+                        active=settings.active if settings else True,
+                        baseline=settings.baseline if settings else kpi.baseline,
+                        target=settings.target if settings else kpi.target,
+                        weight=settings.weight if settings else kpi.weight,
                         illustrative=kpi.illustrative,
                     )
                 )
@@ -239,10 +239,8 @@ def add_custom_kpi(session: Session, cluster: Cluster, data: CustomKpiCreate, *,
     """Cluster-defined KPIs obey the same rules as template KPIs: they are checked by the template schema."""
     assert cluster.id is not None
     spec = template_spec(session, cluster)
-    try:
-        spec.csf(data.csf_key)
-    except KeyError:
-        raise InvalidInput(f"The scorecard has no CSF {data.csf_key!r}.") from None
+    if spec.csf(data.csf_key) is None:
+        raise InvalidInput(f"The scorecard has no CSF {data.csf_key!r}.")
     if data.key in kpi_rows(session, cluster):
         raise Conflict(f"This scorecard already has a KPI with key {data.key!r}.")
     try:

@@ -25,9 +25,7 @@ def create_response(
     response = service.start_response(session, round_, participant)
     draft = ResponseDraft(answers=data.answers, ratings=data.ratings)
     if draft.answers or draft.ratings:
-        service.save_draft(
-            session, response, draft, scorecard=service.scorecard_for(session, response), actor=actor
-        )
+        service.save_draft(session, response, draft, scorecard=service.scorecard_for(session, response), actor=actor)
     if data.submit:
         service.submit(session, response, client_id=data.client_id, actor=actor)
     return service.read(session, response)
@@ -47,9 +45,7 @@ def get_response(response_id: int, session: SessionDep) -> Any:
 @router.put("/responses/{response_id}", response_model=ResponseRead)
 def save_draft(response_id: int, draft: ResponseDraft, session: SessionDep, actor: ActorDep) -> Any:
     response = service.get_response(session, response_id)
-    service.save_draft(
-        session, response, draft, scorecard=service.scorecard_for(session, response), actor=actor
-    )
+    service.save_draft(session, response, draft, scorecard=service.scorecard_for(session, response), actor=actor)
     return service.read(session, response)
 
 

@@ -8,9 +8,7 @@ AnswerValue = bool | float | str | None
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kpi_key: str = Field(max_length=64)
-    value: AnswerValue = Field(
-        description="yes/no as true/false, numbers as numbers, text as text; null clears"
-    )
+    value: AnswerValue = Field(description="yes/no as true/false, numbers as numbers, text as text; null clears")
 
 
 class RatingIn(BaseModel):

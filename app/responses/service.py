@@ -65,9 +65,7 @@ def save_draft(
     for index, answer in enumerate(draft.answers):
         kpi = scorecard.kpi(answer.kpi_key)
         if kpi is None or not kpi.active or kpi.level != "member":
-            problems.append(
-                {"field": f"answers[{index}].kpi_key", "message": "Not a question of this round."}
-            )
+            problems.append({"field": f"answers[{index}].kpi_key", "message": "Not a question of this round."})
             continue
         try:
             values[answer.kpi_key] = coerce_answer(kpi, answer.value, **scale)
@@ -75,9 +73,7 @@ def save_draft(
             problems.append({"field": f"answers[{index}].value", "message": str(exc)})
     for index, rating in enumerate(draft.ratings):
         if scorecard.csf(rating.csf_key) is None:
-            problems.append(
-                {"field": f"ratings[{index}].csf_key", "message": "Not a factor of this scorecard."}
-            )
+            problems.append({"field": f"ratings[{index}].csf_key", "message": "Not a factor of this scorecard."})
             continue
         try:
             check_rating(rating.rating, **scale)
@@ -102,18 +98,14 @@ def save_draft(
                 entity="response",
                 entity_id=response.id,
                 cluster_id=round_.cluster_id,
-                before={"kpi_key": kpi_key, "value_num": row.value_num, "value_text": row.value_text}
-                if row
-                else None,
+                before={"kpi_key": kpi_key, "value_num": row.value_num, "value_text": row.value_text} if row else None,
                 after={"kpi_key": kpi_key, "value_num": num, "value_text": text},
             )
         row = row or Answer(response_id=response.id, kpi_key=kpi_key)
         row.value_num, row.value_text, row.updated_at = num, text, now
         session.add(row)
 
-    ratings = {
-        r.csf_key: r for r in session.exec(select(CsfRating).where(CsfRating.response_id == response.id))
-    }
+    ratings = {r.csf_key: r for r in session.exec(select(CsfRating).where(CsfRating.response_id == response.id))}
     for rating in draft.ratings:
         existing = ratings.get(rating.csf_key)
         if existing is not None and (existing.rating, existing.comment) == (rating.rating, rating.comment):
@@ -171,9 +163,7 @@ def submit(session: Session, response: Response, *, client_id: str | None, actor
 
 def read(session: Session, response: Response) -> ResponseRead:
     answers = session.exec(select(Answer).where(Answer.response_id == response.id).order_by(col(Answer.id)))
-    ratings = session.exec(
-        select(CsfRating).where(CsfRating.response_id == response.id).order_by(col(CsfRating.id))
-    )
+    ratings = session.exec(select(CsfRating).where(CsfRating.response_id == response.id).order_by(col(CsfRating.id)))
     assert response.id is not None
     return ResponseRead.model_validate(
         {
@@ -191,9 +181,7 @@ def read(session: Session, response: Response) -> ResponseRead:
 
 
 def list_for_round(session: Session, round_: Round) -> list[Response]:
-    return list(
-        session.exec(select(Response).where(Response.round_id == round_.id).order_by(col(Response.id)))
-    )
+    return list(session.exec(select(Response).where(Response.round_id == round_.id).order_by(col(Response.id))))
 
 
 def history(session: Session, response: Response) -> list[AuditEvent]:

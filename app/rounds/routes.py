@@ -36,7 +36,5 @@ def list_kpi_values(round_id: int, session: SessionDep) -> Any:
 
 
 @router.put("/rounds/{round_id}/kpi-values/{kpi_key}", response_model=KpiValueRead)
-def set_kpi_value(
-    round_id: int, kpi_key: str, data: KpiValueSet, session: SessionDep, actor: ActorDep
-) -> Any:
+def set_kpi_value(round_id: int, kpi_key: str, data: KpiValueSet, session: SessionDep, actor: ActorDep) -> Any:
     return service.set_kpi_value(session, service.get_round(session, round_id), kpi_key, data, actor=actor)

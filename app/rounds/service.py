@@ -61,25 +61,19 @@ def set_status(session: Session, round_: Round, status: RoundStatus, *, actor: s
     return round_
 
 
-def set_kpi_value(
-    session: Session, round_: Round, kpi_key: str, data: KpiValueSet, *, actor: str
-) -> KpiValue:
+def set_kpi_value(session: Session, round_: Round, kpi_key: str, data: KpiValueSet, *, actor: str) -> KpiValue:
     assert round_.id is not None
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     kpi = cluster_service.scorecard(session, cluster).kpi(kpi_key)
     if kpi is None:
         raise NotFound(f"The scorecard of this cluster has no KPI {kpi_key!r}.")
     if kpi.level != "cluster":
-        raise InvalidInput(
-            f"KPI {kpi_key!r} is answered by members; its value is computed from their answers."
-        )
+        raise InvalidInput(f"KPI {kpi_key!r} is answered by members; its value is computed from their answers.")
     if kpi.type == "percent" and not 0 <= data.value <= 100:
         raise InvalidInput("A percentage must lie between 0 and 100.")
     if kpi.type in ("count", "yes_no") and (data.value < 0 or data.value != int(data.value)):
         raise InvalidInput("A count must be a whole number of 0 or more.")
-    existing = session.exec(
-        select(KpiValue).where(KpiValue.round_id == round_.id, KpiValue.kpi_key == kpi_key)
-    ).first()
+    existing = session.exec(select(KpiValue).where(KpiValue.round_id == round_.id, KpiValue.kpi_key == kpi_key)).first()
     before = {"value": existing.value, "note": existing.note} if existing else None
     row = existing or KpiValue(round_id=round_.id, kpi_key=kpi_key, value=data.value)
     row.value, row.note, row.updated_at = data.value, data.note, utcnow()

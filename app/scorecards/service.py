@@ -14,9 +14,7 @@ from app.scorecards.schema import TemplateSpec, localize
 log = logging.getLogger(__name__)
 
 
-def load_spec(
-    session: Session, spec: TemplateSpec, *, source_file: str | None = None
-) -> TemplateVersion | None:
+def load_spec(session: Session, spec: TemplateSpec, *, source_file: str | None = None) -> TemplateVersion | None:
     """Store `spec` unless identical content is already loaded; returns the new version or None."""
     digest = content_hash(spec)
     existing = session.exec(

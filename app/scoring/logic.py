@@ -398,9 +398,7 @@ def score_round(
     csfs_by_perspective: dict[str, list[tuple[CsfInput, CsfScore]]] = {p.key: [] for p in perspectives}
     for c in csfs:
         children = kpis_by_csf[c.key]
-        achieved = [
-            (s.achievement, k.weight, s.score.basis) for k, s in children if s.achievement is not None
-        ]
+        achieved = [(s.achievement, k.weight, s.score.basis) for k, s in children if s.achievement is not None]
         kpi_achievement = _weighted_mean((a, w) for a, w, _ in achieved)
         kpi_basis = sum(b for _, w, b in achieved if w > 0)
         seen = perception(c.ratings, rules)

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from dataclasses import asdict
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.clusters import service as cluster_service
 from app.clusters.schemas import Scorecard
@@ -41,19 +41,19 @@ def round_inputs(
     answer_values: dict[str, list[float]] = defaultdict(list)
     for kpi_key, value in session.exec(
         select(Answer.kpi_key, Answer.value_num).where(
-            Answer.response_id.in_(submitted),  # type: ignore[union-attr]
-            Answer.value_num.is_not(None),  # type: ignore[union-attr]
+            col(Answer.response_id).in_(submitted), col(Answer.value_num).is_not(None)
         )
     ):
-        answer_values[kpi_key].append(value)
+        if value is not None:
+            answer_values[kpi_key].append(value)
     ratings: dict[str, list[int]] = defaultdict(list)
     for csf_key, rating in session.exec(
         select(CsfRating.csf_key, CsfRating.rating).where(
-            CsfRating.response_id.in_(submitted),  # type: ignore[attr-defined]
-            CsfRating.rating.is_not(None),  # type: ignore[union-attr]
+            col(CsfRating.response_id).in_(submitted), col(CsfRating.rating).is_not(None)
         )
     ):
-        ratings[csf_key].append(rating)
+        if rating is not None:
+            ratings[csf_key].append(rating)
     entered = {row.kpi_key: row.value for row in round_service.kpi_values(session, round_)}
 
     perspectives, csfs, kpis = [], [], []
@@ -103,9 +103,7 @@ def round_scores(session: Session, round_: Round, *, core_only: bool = False) ->
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     scorecard = cluster_service.scorecard(session, cluster)
     perspectives, csfs, kpis, submitted = round_inputs(session, round_, scorecard)
-    result = logic.score_round(
-        perspectives, csfs, kpis, _rules(session, scorecard, round_), core_only=core_only
-    )
+    result = logic.score_round(perspectives, csfs, kpis, _rules(session, scorecard, round_), core_only=core_only)
     kpi_inputs = {k.key: k for k in kpis}
     return RoundScoresRead(
         round_id=round_.id,

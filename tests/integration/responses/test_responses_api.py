@@ -19,9 +19,7 @@ def _setup(client: TestClient) -> dict[str, Any]:
             "template_version_id": thai["id"],
         },
     ).json()
-    participant = client.post(
-        f"{API}/clusters/{cluster['id']}/participants", json={"organisation": "Siam Rice"}
-    ).json()
+    participant = client.post(f"{API}/clusters/{cluster['id']}/participants", json={"organisation": "Siam Rice"}).json()
     round_ = client.post(f"{API}/clusters/{cluster['id']}/rounds", json={"label": "2026 H1"}).json()
     assert client.patch(f"{API}/rounds/{round_['id']}", json={"status": "open"}).status_code == 200
     scorecard = client.get(f"{API}/clusters/{cluster['id']}/scorecard").json()
@@ -96,9 +94,7 @@ def test_a_correction_after_submitting_is_kept_in_the_history(client: TestClient
         },
     ).json()
 
-    corrected = client.put(
-        f"{API}/responses/{created['id']}", json={"answers": [{"kpi_key": key, "value": True}]}
-    )
+    corrected = client.put(f"{API}/responses/{created['id']}", json={"answers": [{"kpi_key": key, "value": True}]})
 
     assert corrected.status_code == 200 and corrected.json()["answers"][0]["value_num"] == 1.0
     history = client.get(f"{API}/responses/{created['id']}/history").json()
@@ -113,9 +109,7 @@ def test_closed_round_refuses_answers_and_unknown_ids_are_404(client: TestClient
     ).json()
     client.patch(f"{API}/rounds/{s['round']['id']}", json={"status": "closed"})
 
-    late = client.put(
-        f"{API}/responses/{created['id']}", json={"ratings": [{"csf_key": s["csf"]["key"], "rating": 2}]}
-    )
+    late = client.put(f"{API}/responses/{created['id']}", json={"ratings": [{"csf_key": s["csf"]["key"], "rating": 2}]})
 
     assert late.status_code == 409
     assert client.get(f"{API}/responses/999999").status_code == 404

@@ -249,9 +249,7 @@ def test_a_mean_lies_between_its_children(
     r = score_round(perspectives, csfs, kpis, rules)
     for p in perspectives:
         value = r.perspectives[p.key].score.value
-        csf_values = [
-            v for c in csfs if c.perspective_key == p.key and (v := r.csfs[c.key].score.value) is not None
-        ]
+        csf_values = [v for c in csfs if c.perspective_key == p.key and (v := r.csfs[c.key].score.value) is not None]
         if value is not None:
             assert min(csf_values) <= value <= max(csf_values)
     perspective_values = [v for s in r.perspectives.values() if (v := s.score.value) is not None]
