@@ -201,8 +201,8 @@ def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng
     assert version.id is not None and programme.id is not None
     cluster = cluster_service.create_cluster(
         session,
+        programme,
         ClusterCreate(
-            programme_id=programme.id,
             name=demo.name,
             sector=demo.sector,
             country=demo.country,

@@ -19,11 +19,3 @@ def get_app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-
-
-def get_actor() -> str:
-    """Who is making the change, as written to the audit trail."""
-    return "api"
-
-
-ActorDep = Annotated[str, Depends(get_actor)]

@@ -1,31 +1,55 @@
-"""Application factory: settings, database engine, routers and error handlers."""
+"""Application factory: settings, database engine, middleware, routers and the one place errors become responses."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+from starlette.types import Scope
 
+from app.auth.deps import load_principal, verify_csrf
+from app.auth.routes import api as access_api
+from app.auth.routes import pages as auth_pages
 from app.clusters.routes import router as clusters_api
-from app.config import Settings, get_settings
+from app.config import ROOT, Settings, get_settings
 from app.db import make_engine
-from app.errors import AppError
+from app.errors import AppError, TooManyAttempts, Unauthorized
+from app.home import router as home_pages
 from app.responses.routes import router as responses_api
 from app.rounds.routes import router as rounds_api
 from app.scorecards import service as scorecard_service
 from app.scorecards.routes import router as scorecards_api
 from app.scoring.routes import router as scoring_api
+from app.web import HTMX_CDN_ORIGIN, render
 
 log = logging.getLogger("clusterscore")
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static URLs carry a content hash (app.web.static_url), so they can be cached for a year."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
 
 
 def _readable_validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     """One plain message per field, e.g. {"field": "body.target", "message": "Input should be a valid number"}."""
     return [{"field": ".".join(str(part) for part in err["loc"]), "message": err["msg"]} for err in exc.errors()]
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/openapi", "/docs"))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,22 +72,59 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Participatory monitoring and evaluation of cluster initiatives with balanced scorecards.",
         lifespan=lifespan,
+        # Every request: refuse a state change without the CSRF token, then resolve who is asking.
+        dependencies=[Depends(verify_csrf), Depends(load_principal)],
     )
     app.state.settings = settings
     app.state.engine = engine
 
+    script_src = "'self'" if settings.htmx_src == "local" else f"'self' {HTMX_CDN_ORIGIN}"
+    csp = (
+        f"default-src 'self'; script-src {script_src}; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        if not request.url.path.startswith("/docs"):  # Swagger UI loads its own scripts from a CDN
+            response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        # Member links carry their token in the URL: never send it on to another site.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="clusterscore_session",
+        max_age=14 * 24 * 3600,
+        same_site="lax",
+        https_only=settings.environment == "production",
+    )
+
     @app.exception_handler(AppError)
-    async def app_error(_request: Request, exc: AppError) -> JSONResponse:
+    async def app_error(request: Request, exc: AppError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+        if _wants_html(request):
+            if isinstance(exc, Unauthorized) and request.method == "GET":
+                return RedirectResponse("/login", status_code=303)
+            context = {"title": "Not possible", "message": exc.message}
+            response = render(request, "error.html", context, status_code=exc.status_code)
+            if headers:
+                response.headers.update(headers)
+            return response
         body: dict[str, object] = {"detail": exc.message}
         if exc.details is not None:
             body["errors"] = exc.details
-        return JSONResponse(body, status_code=exc.status_code)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            {"detail": "Some fields are not valid.", "errors": _readable_validation_errors(exc)},
-            status_code=422,
+            {"detail": "Some fields are not valid.", "errors": _readable_validation_errors(exc)}, status_code=422
         )
 
     @app.exception_handler(IntegrityError)
@@ -74,8 +135,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": "This was changed at the same time by another request; please retry."}, status_code=409
         )
 
-    for router in (scorecards_api, clusters_api, rounds_api, responses_api, scoring_api):
+    for router in (access_api, scorecards_api, clusters_api, rounds_api, responses_api, scoring_api):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(home_pages)
+    app.include_router(auth_pages)
+    app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 
 

@@ -1,6 +1,7 @@
 """Imports every table so that SQLModel.metadata is complete (Alembic and tests use it)."""
 
 from app.audit.models import AuditEvent
+from app.auth.models import ApiToken, Grant, JoinCode, MemberLink, RateLimitHit, Registration, User
 from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
 from app.reflection.models import ActionItem, ReflectionNote
 from app.responses.models import Answer, CsfRating, Response
@@ -10,15 +11,22 @@ from app.scorecards.models import TemplateVersion
 __all__ = [
     "ActionItem",
     "Answer",
+    "ApiToken",
     "AuditEvent",
     "Cluster",
     "ClusterKpi",
     "CsfRating",
+    "Grant",
+    "JoinCode",
     "KpiValue",
+    "MemberLink",
     "Participant",
     "Programme",
+    "RateLimitHit",
     "ReflectionNote",
+    "Registration",
     "Response",
     "Round",
     "TemplateVersion",
+    "User",
 ]

@@ -106,3 +106,14 @@ def engine(app: FastAPI, client: TestClient) -> Engine:
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as db_session:
         yield db_session
+
+
+@pytest.fixture
+def admin_client(client: TestClient, session: Session) -> TestClient:
+    """The test client acting as an instance administrator through a personal API token."""
+    from tests import factories
+
+    admin = factories.user(session, is_admin=True)
+    client.headers["Authorization"] = f"Bearer {factories.api_token(session, admin)}"
+    session.commit()
+    return client

@@ -4,6 +4,8 @@ from itertools import count
 
 from sqlmodel import Session
 
+from app.auth import service as auth_service
+from app.auth.models import User
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant, Programme
 from app.clusters.schemas import ClusterCreate, ParticipantCreate, ProgrammeCreate
@@ -22,15 +24,16 @@ def programme(session: Session, **overrides: object) -> Programme:
 
 def cluster(session: Session, *, template_key: str = "thai-food-cluster", **overrides: object) -> Cluster:
     version = scorecard_service.latest_version(session, template_key)
+    in_programme = overrides.pop("in_programme", None) or programme(session)
+    assert isinstance(in_programme, Programme)
     data = {
-        "programme_id": overrides.pop("programme_id", None) or programme(session).id,
         "name": f"Cluster {next(_seq)}",
         "sector": "Food processing",
         "country": "TH",
         "template_version_id": version.id,
         **overrides,
     }
-    return cluster_service.create_cluster(session, ClusterCreate.model_validate(data))
+    return cluster_service.create_cluster(session, in_programme, ClusterCreate.model_validate(data))
 
 
 def participant(session: Session, of: Cluster, **overrides: object) -> Participant:
@@ -41,3 +44,28 @@ def participant(session: Session, of: Cluster, **overrides: object) -> Participa
 def open_round(session: Session, of: Cluster, label: str = "2026 H1") -> Round:
     round_ = round_service.create_round(session, of, RoundCreate(label=label))
     return round_service.set_status(session, round_, RoundStatus.open, actor="test")
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def user(session: Session, *, is_admin: bool = False, grants: tuple[tuple[str, Programme | Cluster], ...] = ()) -> User:
+    """A staff user; each grant is (role, programme or cluster)."""
+    account = auth_service.create_user(
+        session, email=f"user{next(_seq)}@example.org", name="Test User", password=PASSWORD, is_admin=is_admin
+    )
+    for role, scope in grants:
+        auth_service.grant(
+            session,
+            account,
+            role=role,
+            programme_id=scope.id if isinstance(scope, Programme) else None,
+            cluster_id=scope.id if isinstance(scope, Cluster) else None,
+            actor="test",
+        )
+    return account
+
+
+def api_token(session: Session, account: User) -> str:
+    _token, plaintext = auth_service.issue_api_token(session, account, "tests")
+    return plaintext

@@ -55,7 +55,6 @@ class ProgrammeRead(ProgrammeCreate):
 
 class ClusterCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    programme_id: int
     name: str = Field(min_length=1, max_length=200)
     sector: str = Field(default="", max_length=120)
     country: str = Field(default="", pattern=r"^([A-Z]{2})?$", description="ISO 3166-1 alpha-2")

@@ -50,10 +50,10 @@ def get_programme(session: Session, programme_id: int) -> Programme:
     return programme
 
 
-def create_cluster(session: Session, data: ClusterCreate) -> Cluster:
-    get_programme(session, data.programme_id)
+def create_cluster(session: Session, programme: Programme, data: ClusterCreate) -> Cluster:
+    assert programme.id is not None
     version = scorecard_service.get_version(session, data.template_version_id)
-    cluster = Cluster(**data.model_dump(mode="json"))
+    cluster = Cluster(programme_id=programme.id, **data.model_dump(mode="json"))
     session.add(cluster)
     session.flush()
     assert cluster.id is not None

@@ -2,8 +2,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 
+from app.auth.policy import round_for
 from app.deps import SessionDep
-from app.rounds import service as round_service
+from app.rounds.models import Round
 from app.scoring import service
 from app.scoring.schemas import RoundScoresRead
 
@@ -11,7 +12,8 @@ router = APIRouter(tags=["scores"])
 
 
 @router.get("/rounds/{round_id}/scores", response_model=RoundScoresRead)
-def round_scores(round_id: int, session: SessionDep, scope: Literal["full", "core"] = "full") -> Any:
+def round_scores(
+    session: SessionDep, scope: Literal["full", "core"] = "full", round_: Round = round_for("results")
+) -> Any:
     """`full` includes the cluster's own KPIs; `core` only the template's, as benchmarks compare."""
-    round_ = round_service.get_round(session, round_id)
     return service.round_scores(session, round_, core_only=scope == "core")

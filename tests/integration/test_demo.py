@@ -7,7 +7,7 @@ from app import demo
 from app.responses.models import Response
 
 
-def test_demo_seeds_once_and_scores_come_out(client: TestClient, session: Session) -> None:
+def test_demo_seeds_once_and_scores_come_out(admin_client: TestClient, session: Session) -> None:
     programme, created = demo.seed(session)
     session.commit()
     responses = session.exec(select(func.count()).select_from(Response)).one()
@@ -15,12 +15,12 @@ def test_demo_seeds_once_and_scores_come_out(client: TestClient, session: Sessio
     assert created and not again
     assert session.exec(select(func.count()).select_from(Response)).one() == responses
 
-    clusters = client.get(f"/api/v1/clusters?programme_id={programme.id}").json()
+    clusters = admin_client.get(f"/api/v1/clusters?programme_id={programme.id}").json()
     assert len(clusters) >= 3
     thai = next(c for c in clusters if c["name"].startswith("Thai Food Cluster"))
-    rounds = client.get(f"/api/v1/clusters/{thai['id']}/rounds").json()
+    rounds = admin_client.get(f"/api/v1/clusters/{thai['id']}/rounds").json()
     assert [r["status"] for r in rounds] == ["closed", "closed", "open"]
-    scores = [client.get(f"/api/v1/rounds/{r['id']}/scores").json() for r in rounds]
+    scores = [admin_client.get(f"/api/v1/rounds/{r['id']}/scores").json() for r in rounds]
     assert all(s["overall"]["value"] is not None for s in scores)
     assert all(0 <= s["overall"]["value"] <= 100 for s in scores)
     assert scores[0]["responses_submitted"] == scores[0]["participants"]

@@ -13,8 +13,8 @@ from tests import factories
 SHIPPED = {"thai-food-cluster", "scottish-enterprise-cluster", "dti-cluster-monitoring"}
 
 
-def test_startup_loads_the_shipped_templates(client: TestClient) -> None:
-    listed = client.get("/api/v1/templates").json()
+def test_startup_loads_the_shipped_templates(admin_client: TestClient) -> None:
+    listed = admin_client.get("/api/v1/templates").json()
     assert {t["key"] for t in listed} >= SHIPPED
     assert all(t["version"] for t in listed)
 
@@ -42,8 +42,8 @@ def test_edited_file_becomes_a_new_version_and_clusters_keep_theirs(session: Ses
     assert cluster.template_version_id == old_version_id
 
 
-def test_template_detail_and_unknown_id(client: TestClient) -> None:
-    first = client.get("/api/v1/templates").json()[0]
-    detail = client.get(f"/api/v1/templates/{first['id']}").json()
+def test_template_detail_and_unknown_id(admin_client: TestClient) -> None:
+    first = admin_client.get("/api/v1/templates").json()[0]
+    detail = admin_client.get(f"/api/v1/templates/{first['id']}").json()
     assert detail["spec"]["key"] == first["key"]
-    assert client.get("/api/v1/templates/999999").status_code == 404
+    assert admin_client.get("/api/v1/templates/999999").status_code == 404

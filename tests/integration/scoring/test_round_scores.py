@@ -34,7 +34,7 @@ perspectives:
 """
 
 
-def test_full_and_core_scores_match_hand_computation(client: TestClient, session: Session) -> None:
+def test_full_and_core_scores_match_hand_computation(admin_client: TestClient, session: Session) -> None:
     version = scorecard_service.load_spec(session, parse_template(TINY, source_name="tiny.yaml"))
     assert version is not None
     cluster = factories.cluster(session, template_key="tiny")
@@ -43,7 +43,7 @@ def test_full_and_core_scores_match_hand_computation(client: TestClient, session
     session.commit()
     api = "/api/v1"
     for member, lean, rating in zip(members, [True, True, False], [4, 4, 5], strict=True):
-        created = client.post(
+        created = admin_client.post(
             f"{api}/rounds/{round_.id}/responses",
             json={
                 "participant_id": member.id,
@@ -53,13 +53,13 @@ def test_full_and_core_scores_match_hand_computation(client: TestClient, session
             },
         )
         assert created.status_code == 201, created.text
-    assert client.put(f"{api}/rounds/{round_.id}/kpi-values/outlets", json={"value": 25}).status_code == 200
+    assert admin_client.put(f"{api}/rounds/{round_.id}/kpi-values/outlets", json={"value": 25}).status_code == 200
     own = {"key": "own", "csf_key": "cost-control", "title": "Joint purchases", "baseline": 0, "target": 10}
-    assert client.post(f"{api}/clusters/{cluster.id}/scorecard/kpis", json=own).status_code == 201
-    assert client.put(f"{api}/rounds/{round_.id}/kpi-values/own", json={"value": 0}).status_code == 200
+    assert admin_client.post(f"{api}/clusters/{cluster.id}/scorecard/kpis", json=own).status_code == 201
+    assert admin_client.put(f"{api}/rounds/{round_.id}/kpi-values/own", json={"value": 0}).status_code == 200
 
-    core = client.get(f"{api}/rounds/{round_.id}/scores?scope=core").json()
-    full = client.get(f"{api}/rounds/{round_.id}/scores").json()
+    core = admin_client.get(f"{api}/rounds/{round_.id}/scores?scope=core").json()
+    full = admin_client.get(f"{api}/rounds/{round_.id}/scores").json()
 
     # lean: 2 yes of baseline 0 / target 4 -> 50; outlets: 25 on 10 -> 30 -> 75; mean 62.5.
     # ratings 4, 4, 5 on 1-5: mean 4.333 -> 83.33; CSF = 0.5 * 62.5 + 0.5 * 83.33 = 72.92 (green).
@@ -77,16 +77,16 @@ def test_full_and_core_scores_match_hand_computation(client: TestClient, session
     assert core["csfs"][0]["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1}
 
 
-def test_drafts_do_not_count(client: TestClient, session: Session) -> None:
+def test_drafts_do_not_count(admin_client: TestClient, session: Session) -> None:
     cluster = factories.cluster(session)
     round_ = factories.open_round(session, cluster)
     member = factories.participant(session, cluster)
     session.commit()
-    csf = client.get(f"/api/v1/clusters/{cluster.id}/scorecard").json()["perspectives"][0]["csfs"][0]["key"]
-    client.post(
+    csf = admin_client.get(f"/api/v1/clusters/{cluster.id}/scorecard").json()["perspectives"][0]["csfs"][0]["key"]
+    admin_client.post(
         f"/api/v1/rounds/{round_.id}/responses",
         json={"participant_id": member.id, "ratings": [{"csf_key": csf, "rating": 5}]},
     )
-    scores = client.get(f"/api/v1/rounds/{round_.id}/scores").json()
+    scores = admin_client.get(f"/api/v1/rounds/{round_.id}/scores").json()
     assert scores["responses_submitted"] == 0
     assert scores["overall"]["value"] is None

@@ -1,0 +1,63 @@
+"""Server-rendered pages: one Jinja2 environment, and one render() that answers htmx with a fragment."""
+
+import hashlib
+from functools import cache
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from app.config import ROOT
+
+# htmx is pinned, and the CDN copy is checked by its subresource-integrity hash.
+HTMX_VERSION = "2.0.11"
+HTMX_CDN_URL = f"https://unpkg.com/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
+HTMX_CDN_ORIGIN = "https://unpkg.com"
+HTMX_SRI = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+
+templates = Jinja2Blocks(directory=str(ROOT / "templates"))
+
+
+@cache
+def _static_version(name: str) -> str:
+    return hashlib.sha256((ROOT / "static" / name).read_bytes()).hexdigest()[:10]
+
+
+def static_url(name: str) -> str:
+    """A content-hashed URL, so static files can be cached for a year and still never go stale."""
+    return f"/static/{name}?v={_static_version(name)}"
+
+
+templates.env.globals["static_url"] = static_url
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The whole page for a plain request, only `block` for an htmx request, from the same template."""
+    settings = request.app.state.settings
+    full_context = {
+        "request": request,
+        "csrf_token": request.session.get("csrf", ""),
+        "principal": getattr(request.state, "principal", None),
+        "htmx_src": static_url("vendor/htmx.min.js") if settings.htmx_src == "local" else HTMX_CDN_URL,
+        "htmx_sri": None if settings.htmx_src == "local" else HTMX_SRI,
+        **(context or {}),
+    }
+    block_name = block if block and is_htmx(request) else None
+    response = templates.TemplateResponse(
+        request, template, full_context, status_code=status_code, block_name=block_name
+    )
+    assert isinstance(response, HTMLResponse)
+    response.headers["Vary"] = "HX-Request"
+    return response
