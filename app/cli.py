@@ -1,6 +1,7 @@
 """The `clusterscore` command: validate and load templates, migrate, seed the demo."""
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Sequence
@@ -9,8 +10,10 @@ from pathlib import Path
 from sqlmodel import Session
 
 from app import migrate
+from app.auth import service as auth_service
 from app.config import get_settings
 from app.db import make_engine
+from app.errors import AppError
 from app.scorecards import parsing
 from app.scorecards import service as scorecard_service
 
@@ -72,9 +75,30 @@ def _demo(_args: argparse.Namespace) -> int:
     with _session() as session:
         scorecard_service.load_directory(session, settings.scorecards_dir)
         programme, created = demo.seed(session)
+        logins = demo.seed_people(session, programme)
+        links = demo.member_links(session, programme, base_url=settings.base_url)
         session.commit()
     print(("Seeded" if created else "Already seeded:") + f" {programme.name}")
-    print(f"Open {settings.base_url}/docs for the API, e.g. {settings.base_url}/api/v1/clusters")
+    print(f"\nOpen {settings.base_url}/ and log in (password for every demo login: {demo.DEMO_PASSWORD}):")
+    for email, role in logins:
+        print(f"  {email:<34} {role}")
+    print("\nPersonal member links (new links on every run; older ones stop working):")
+    for cluster_name, organisation, url in links:
+        print(f"  {cluster_name[:28]:<28} {organisation[:28]:<28} {url}")
+    print(f"\nJSON API and its documentation: {settings.base_url}/docs")
+    return 0
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    password = args.password or getpass.getpass("Password (at least 10 characters): ")
+    with _session() as session:
+        try:
+            user = auth_service.create_user(session, email=args.email, name=args.name, password=password, is_admin=True)
+        except AppError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        session.commit()
+    print(f"Administrator {user.email} created.")
     return 0
 
 
@@ -91,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(run=_migrate)
     commands.add_parser("demo", help="seed the demo programme (idempotent)").set_defaults(run=_demo)
+    admin = commands.add_parser("create-admin", help="create an instance administrator")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Administrator")
+    admin.add_argument("--password", help="omit to be asked (keeps it out of the shell history)")
+    admin.set_defaults(run=_create_admin)
     return parser
 
 

@@ -9,6 +9,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from app.auth import service as auth_service
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Programme
 from app.clusters.schemas import (
@@ -315,3 +316,49 @@ def seed(session: Session) -> tuple[Programme, bool]:
     for demo in CLUSTERS:
         _seed_cluster(session, programme, demo, rng)
     return programme, True
+
+
+DEMO_PASSWORD = "demo-password-2026"
+DEMO_DOMAIN = "demo.clusterscore.org"
+
+
+def seed_people(session: Session, programme: Programme) -> list[tuple[str, str]]:
+    """One login per role (idempotent): who can see what is the first thing a visitor wants to try."""
+    clusters = cluster_service.list_clusters(session, programme_id=programme.id)
+    people = [
+        ("admin", "Demo Administrator", True, []),
+        ("officer", "Programme Officer", False, [("agency", programme)]),
+        ("facilitator", "Cluster Facilitator", False, [("facilitator", clusters[0]), ("facilitator", clusters[1])]),
+        ("observer", "Funder (observer)", False, [("observer", clusters[0])]),
+    ]
+    logins = []
+    for local, name, is_admin, grants in people:
+        email = f"{local}@{DEMO_DOMAIN}"
+        user = auth_service.user_by_email(session, email) or auth_service.create_user(
+            session, email=email, name=name, password=DEMO_PASSWORD, is_admin=is_admin
+        )
+        for role, scope in grants:
+            auth_service.grant(
+                session,
+                user,
+                role=role,
+                programme_id=scope.id if isinstance(scope, Programme) else None,
+                cluster_id=scope.id if isinstance(scope, Cluster) else None,
+                actor=ACTOR,
+            )
+        scope_names = ", ".join(getattr(scope, "name", "") for _, scope in grants)
+        logins.append((email, "administrator" if is_admin else f"{grants[0][0]}: {scope_names}"))
+    return logins
+
+
+def member_links(
+    session: Session, programme: Programme, *, base_url: str, per_cluster: int = 2
+) -> list[tuple[str, str, str]]:
+    """Fresh personal links for a few members of each demo cluster (tokens are stored hashed, so reissued)."""
+    links = []
+    for cluster in cluster_service.list_clusters(session, programme_id=programme.id):
+        for participant in cluster_service.list_participants(session, cluster)[:per_cluster]:
+            assert participant.id is not None
+            token = auth_service.issue_member_link(session, participant.id)
+            links.append((cluster.name, participant.organisation, f"{base_url}/m/{token}"))
+    return links

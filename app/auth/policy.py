@@ -83,8 +83,10 @@ def visible_programmes(session: Session, principal: Principal) -> list[Programme
 
 def require_programme(principal: Principal, programme: Programme) -> None:
     """Agency staff (and admins) act on a programme; observers of a programme may read it."""
-    if principal.user is None:
+    if not principal.is_authenticated:
         raise Unauthorized("Please log in.")
+    if principal.user is None:
+        raise NotFound("No such programme.")
     programmes = visible_programme_ids(principal)
     if programmes is not None and programme.id not in programmes:
         raise NotFound("No such programme.")
@@ -100,8 +102,10 @@ def require_programme_agency(principal: Principal, programme: Programme) -> None
 
 
 def require_staff(principal: Principal) -> None:
-    if principal.user is None:
+    if not principal.is_authenticated:
         raise Unauthorized("Please log in.")
+    if principal.user is None:
+        raise Forbidden("This is for programme staff and facilitators.")
 
 
 def require_admin(principal: Principal) -> None:

@@ -13,6 +13,14 @@ class Principal:
     grants: list[Grant] = field(default_factory=list)
     # Bearer API tokens carry no ambient credential, so requests made with them need no CSRF token.
     via_api_token: bool = False
+    # Copied at load time: error pages render after the request's session has rolled back.
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.user is not None:
+            self.name = self.user.name
+        elif self.participant is not None:
+            self.name = self.participant.person_name or self.participant.organisation
 
     @property
     def is_authenticated(self) -> bool:

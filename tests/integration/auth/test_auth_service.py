@@ -4,7 +4,6 @@ Failed attempts are recorded in their own committed transaction, so on SQLite ev
 commits its set-up before provoking a failure (an open write would hold the database lock).
 """
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
