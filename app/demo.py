@@ -325,7 +325,7 @@ DEMO_DOMAIN = "demo.clusterscore.org"
 def seed_people(session: Session, programme: Programme) -> list[tuple[str, str]]:
     """One login per role (idempotent): who can see what is the first thing a visitor wants to try."""
     clusters = cluster_service.list_clusters(session, programme_id=programme.id)
-    people = [
+    people: list[tuple[str, str, bool, list[tuple[str, Programme | Cluster]]]] = [
         ("admin", "Demo Administrator", True, []),
         ("officer", "Programme Officer", False, [("agency", programme)]),
         ("facilitator", "Cluster Facilitator", False, [("facilitator", clusters[0]), ("facilitator", clusters[1])]),
