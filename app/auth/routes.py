@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
@@ -179,6 +180,7 @@ def issue_api_token(data: TokenCreate, session: SessionDep, principal: StaffDep)
 class MemberLinkIssued(BaseModel):
     participant_id: int
     url: str
+    qr_svg: str = Field(description="The link as a QR code (SVG data URI), to print or show; only now, like the link")
     expires_at: datetime | None
 
 
@@ -196,9 +198,9 @@ def issue_member_link(
     """Issue (or reissue: the old link stops working) a participant's personal link."""
     assert participant.id is not None
     token = auth_service.issue_member_link(session, participant.id, expires_at=data.expires_at)
-    return MemberLinkIssued(
-        participant_id=participant.id, url=f"{settings.base_url}/m/{token}", expires_at=data.expires_at
-    )
+    url = f"{settings.base_url}/m/{token}"
+    qr_svg = segno.make(url, error="m").svg_data_uri(scale=4)
+    return MemberLinkIssued(participant_id=participant.id, url=url, qr_svg=qr_svg, expires_at=data.expires_at)
 
 
 @api.delete("/participants/{participant_id}/link", status_code=204)
@@ -277,3 +279,16 @@ def list_registrations(session: SessionDep, round_: Round = round_for("manage"))
             )
         )
     return result
+
+
+@api.delete("/rounds/{round_id}/registrations/{registered_id}", status_code=204)
+def remove_registration(
+    registered_id: int, session: SessionDep, principal: PrincipalDep, round_: Round = round_for("manage")
+) -> None:
+    """Someone registered who should not have: they can no longer answer; what they gave stays on record."""
+    assert round_.id is not None
+    if registered_id not in {r.participant_id for r in auth_service.registrations(session, round_.id)}:
+        raise NotFound("No such registration.")
+    cluster_service.deactivate_participant(
+        session, cluster_service.get_participant(session, registered_id), actor=principal.actor
+    )

@@ -291,6 +291,25 @@ def add_participant(session: Session, cluster: Cluster, data: ParticipantCreate)
     return participant
 
 
+def deactivate_participant(session: Session, participant: Participant, *, actor: str) -> None:
+    """Participants are never deleted: their submitted answers remain part of the record."""
+    if not participant.active:
+        return
+    participant.active = False
+    session.add(participant)
+    audit.record(
+        session,
+        actor=actor,
+        action="participant_deactivated",
+        entity="participant",
+        entity_id=participant.id,
+        cluster_id=participant.cluster_id,
+        before={"active": True},
+        after={"active": False},
+    )
+    session.flush()
+
+
 def list_participants(session: Session, cluster: Cluster) -> list[Participant]:
     statement = select(Participant).where(Participant.cluster_id == cluster.id).order_by(col(Participant.id))
     return list(session.exec(statement))

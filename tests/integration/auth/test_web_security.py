@@ -87,6 +87,7 @@ def test_member_link_revoked_and_reissued(app: FastAPI, admin_client: TestClient
     session.commit()
     issued = admin_client.post(f"/api/v1/participants/{member.id}/link", json={}).json()
     token = issued["url"].rsplit("/m/", 1)[1]
+    assert issued["qr_svg"].startswith("data:image/svg+xml")
     assert token not in {link.token_hash for link in session.exec(select(MemberLink))}
 
     phone = TestClient(app)
@@ -122,6 +123,10 @@ def test_join_code_registers_a_participant_the_facilitator_sees(
 
     registrations = admin_client.get(f"/api/v1/rounds/{round_.id}/registrations").json()
     assert [(r["person_name"], r["organisation"]) for r in registrations] == [("Somchai", "Lanna Foods")]
+    removed = admin_client.delete(f"/api/v1/rounds/{round_.id}/registrations/{registrations[0]['participant_id']}")
+    assert removed.status_code == 204
+    assert admin_client.get(f"/api/v1/rounds/{round_.id}/registrations").json()[0]["active"] is False
+    assert room.get("/api/v1/me").json()["kind"] == "anonymous", "a removed registration can no longer answer"
 
     code_id = admin_client.get(f"/api/v1/rounds/{round_.id}/join-codes").json()[0]["id"]
     assert admin_client.delete(f"/api/v1/rounds/{round_.id}/join-codes/{code_id}").status_code == 204
