@@ -30,7 +30,7 @@ test: install
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff check app tests migrations
 	$(BIN)/ruff format --check app tests
 
 typecheck: install
