@@ -338,14 +338,7 @@ def seed_people(session: Session, programme: Programme) -> list[tuple[str, str]]
             session, email=email, name=name, password=DEMO_PASSWORD, is_admin=is_admin
         )
         for role, scope in grants:
-            auth_service.grant(
-                session,
-                user,
-                role=role,
-                programme_id=scope.id if isinstance(scope, Programme) else None,
-                cluster_id=scope.id if isinstance(scope, Cluster) else None,
-                actor=ACTOR,
-            )
+            auth_service.grant_on(session, user, role, scope, actor=ACTOR)
         scope_names = ", ".join(getattr(scope, "name", "") for _, scope in grants)
         logins.append((email, "administrator" if is_admin else f"{grants[0][0]}: {scope_names}"))
     return logins

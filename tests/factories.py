@@ -55,14 +55,7 @@ def user(session: Session, *, is_admin: bool = False, grants: tuple[tuple[str, P
         session, email=f"user{next(_seq)}@example.org", name="Test User", password=PASSWORD, is_admin=is_admin
     )
     for role, scope in grants:
-        auth_service.grant(
-            session,
-            account,
-            role=role,
-            programme_id=scope.id if isinstance(scope, Programme) else None,
-            cluster_id=scope.id if isinstance(scope, Cluster) else None,
-            actor="test",
-        )
+        auth_service.grant_on(session, account, role, scope, actor="test")
     return account
 
 

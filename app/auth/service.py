@@ -248,6 +248,18 @@ def grant(
     return new_grant
 
 
+def grant_on(session: Session, user: User, role: str, scope: Programme | Cluster, *, actor: str) -> Grant:
+    """A role on a programme or cluster object, for callers that hold the object rather than its id."""
+    return grant(
+        session,
+        user,
+        role=role,
+        programme_id=scope.id if isinstance(scope, Programme) else None,
+        cluster_id=scope.id if isinstance(scope, Cluster) else None,
+        actor=actor,
+    )
+
+
 def revoke_grant(
     session: Session,
     user: User,

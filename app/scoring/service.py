@@ -10,6 +10,7 @@ from app.clusters.schemas import Scorecard
 from app.responses.models import Answer, CsfRating, Response
 from app.rounds import service as round_service
 from app.rounds.models import Round
+from app.scorecards.schema import TemplateSpec
 from app.scoring import logic
 from app.scoring.schemas import (
     CsfScoreRead,
@@ -20,9 +21,7 @@ from app.scoring.schemas import (
 )
 
 
-def _rules(session: Session, scorecard: Scorecard, round_: Round) -> logic.ScoringRules:
-    cluster = cluster_service.get_cluster(session, round_.cluster_id)
-    spec = cluster_service.template_spec(session, cluster)
+def _rules(spec: TemplateSpec) -> logic.ScoringRules:
     return logic.ScoringRules(
         scale_min=spec.rating_scale.min,
         scale_max=spec.rating_scale.max,
@@ -103,7 +102,9 @@ def round_scores(session: Session, round_: Round, *, core_only: bool = False) ->
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     scorecard = cluster_service.scorecard(session, cluster)
     perspectives, csfs, kpis, submitted = round_inputs(session, round_, scorecard)
-    result = logic.score_round(perspectives, csfs, kpis, _rules(session, scorecard, round_), core_only=core_only)
+    result = logic.score_round(
+        perspectives, csfs, kpis, _rules(cluster_service.template_spec(session, cluster)), core_only=core_only
+    )
     kpi_inputs = {k.key: k for k in kpis}
     return RoundScoresRead(
         round_id=round_.id,
