@@ -3,6 +3,7 @@
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, Grant, JoinCode, MemberLink, RateLimitHit, Registration, User
 from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
+from app.proposals.models import IndicatorProposal
 from app.reflection.models import ActionItem, ReflectionNote
 from app.responses.models import Answer, CsfRating, Response
 from app.rounds.models import KpiValue, Round
@@ -17,6 +18,7 @@ __all__ = [
     "ClusterKpi",
     "CsfRating",
     "Grant",
+    "IndicatorProposal",
     "JoinCode",
     "KpiValue",
     "MemberLink",
