@@ -17,6 +17,9 @@ HTMX_CDN_ORIGIN = "https://unpkg.com"
 HTMX_SRI = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
 
 templates = Jinja2Blocks(directory=str(ROOT / "templates"))
+# Every interface string goes through gettext: {{ _("...") }} in templates.
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 
 
 @cache
