@@ -165,6 +165,7 @@ class Scorecard(BaseModel):
     language: str
     rating_min: int
     rating_max: int
+    rating_labels: dict[int, str] = Field(default_factory=dict)
     perspectives: list[ScorecardPerspective]
 
     def kpis(self) -> list[ScorecardKpi]:
