@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Response as PlaywrightResponse
 from sqlmodel import Session
 
 from app.config import ROOT
@@ -31,7 +32,12 @@ PHONE = {
     "Chrome/120.0 Mobile Safari/537.36",
 }
 # A fair 3G connection. DevTools takes bytes per second, not kbit/s.
-THROTTLED_3G = {"offline": False, "latency": 150, "downloadThroughput": 1_600_000 // 8, "uploadThroughput": 750_000 // 8}
+THROTTLED_3G = {
+    "offline": False,
+    "latency": 150,
+    "downloadThroughput": 1_600_000 // 8,
+    "uploadThroughput": 750_000 // 8,
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -84,9 +90,7 @@ def assert_accessible(page: Page) -> None:
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text())
     result = page.evaluate("async () => (await axe.run(document)).violations")
-    summary = [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result
-    ]
+    summary = [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result]
     assert summary == [], f"axe violations on {page.url}:\n{json.dumps(summary, indent=2)}"
 
 
@@ -94,6 +98,10 @@ def _unexpected(kind: str, text: str) -> bool:
     # Chromium logs every 4xx page as an error, including those a test asks for on purpose (a form
     # sent back with its mistakes marked, an invalid link); failed subresources are caught below.
     return kind == "error" and not text.startswith("Failed to load resource")
+
+
+def _failed_subresource(response: PlaywrightResponse) -> bool:
+    return response.status >= 400 and response.request.resource_type != "document"
 
 
 def _phone(browser: Browser, request: pytest.FixtureRequest, *, javascript: bool) -> Iterator[Phone]:
@@ -105,10 +113,7 @@ def _phone(browser: Browser, request: pytest.FixtureRequest, *, javascript: bool
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if _unexpected(message.type, message.text) else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "response",
-        lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and r.request.resource_type != "document" else None,
-    )
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if _failed_subresource(r) else None)
     shots = SCREENSHOTS / re.sub(r"[^\w.-]+", "_", request.node.name)
     shots.mkdir(parents=True, exist_ok=True)
     phone = Phone(context=context, page=page, errors=errors, shots=shots)

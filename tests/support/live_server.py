@@ -85,4 +85,3 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError(f"the app did not answer within 30 s:\n{log.read_text()}")
-
