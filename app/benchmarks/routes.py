@@ -34,10 +34,7 @@ def _filters(request: Request) -> dict[str, str]:
 
 
 def _default_template(session: SessionDep, principal: PrincipalDep, template: str | None) -> str:
-    if template:
-        return template
-    keys = service.template_keys(session)
-    return keys[0] if keys else ""
+    return template or service.default_template(session, principal)
 
 
 def _download(body: bytes, media_type: str, filename: str) -> Response:
@@ -49,12 +46,22 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
 
 @api.get("/heatmap", response_model=Heatmap)
 def heatmap_api(
-    request: Request, session: SessionDep, principal: PrincipalDep, template: str, period: str | None = None
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    template: str | None = None,
+    period: str | None = None,
 ) -> Any:
     """Agency staff: their programmes' sharing clusters by name x overall and CSF core scores.
     Filter with programme, sector, country, region, typology, stage."""
     require_benchmark_agency(principal)
-    return service.heatmap(session, principal, template_key=template, period=period, filters=_filters(request))
+    return service.heatmap(
+        session,
+        principal,
+        template_key=_default_template(session, principal, template),
+        period=period,
+        filters=_filters(request),
+    )
 
 
 @api.get("/distribution", response_model=Distribution)
@@ -62,13 +69,18 @@ def distribution_api(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    template: str,
+    template: str | None = None,
     measure: str = "overall",
     period: str | None = None,
 ) -> Any:
     require_benchmark_agency(principal)
     return service.distribution(
-        session, principal, template_key=template, measure=measure, period=period, filters=_filters(request)
+        session,
+        principal,
+        template_key=_default_template(session, principal, template),
+        measure=measure,
+        period=period,
+        filters=_filters(request),
     )
 
 
@@ -98,7 +110,7 @@ def profile_api(
 @api.get("/observatory", response_model=Observatory)
 def observatory_api(session: SessionDep, principal: PrincipalDep, template: str | None = None) -> Any:
     require_benchmark_agency(principal)
-    return service.observatory(session, principal, template_key=template)
+    return service.observatory(session, principal, template_key=_default_template(session, principal, template))
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -119,14 +131,25 @@ def heatmap_page(
     return render(request, "benchmarks/heatmap.html", context, block="results")
 
 
-@pages.get("/heatmap.{fmt}")
+@pages.get("/heatmap.csv")
+@pages.get("/heatmap.xlsx")
 def heatmap_export(
-    request: Request, fmt: str, session: SessionDep, principal: PrincipalDep, template: str, period: str | None = None
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    template: str | None = None,
+    period: str | None = None,
 ) -> Response:
     require_benchmark_agency(principal)
-    data = service.heatmap(session, principal, template_key=template, period=period, filters=_filters(request))
+    data = service.heatmap(
+        session,
+        principal,
+        template_key=_default_template(session, principal, template),
+        period=period,
+        filters=_filters(request),
+    )
     header, rows = service.table_of_heatmap(data)
-    return _export(fmt, f"heatmap-{template}-{data.period}", header, rows)
+    return _export(_suffix(request), f"heatmap-{data.template_key}-{data.period}", header, rows)
 
 
 @pages.get("/distribution", response_class=HTMLResponse)
@@ -147,22 +170,32 @@ def distribution_page(
     return render(request, "benchmarks/distribution.html", context, block="results")
 
 
-@pages.get("/distribution.{fmt}")
+@pages.get("/distribution.csv")
+@pages.get("/distribution.xlsx")
 def distribution_export(
     request: Request,
-    fmt: str,
     session: SessionDep,
     principal: PrincipalDep,
-    template: str,
+    template: str | None = None,
     measure: str = "overall",
     period: str | None = None,
 ) -> Response:
     require_benchmark_agency(principal)
     data = service.distribution(
-        session, principal, template_key=template, measure=measure, period=period, filters=_filters(request)
+        session,
+        principal,
+        template_key=_default_template(session, principal, template),
+        measure=measure,
+        period=period,
+        filters=_filters(request),
     )
     header, rows = service.table_of_distribution(data)
-    return _export(fmt, f"distribution-{template}-{data.measure.key.replace(':', '-')}-{data.period}", header, rows)
+    return _export(
+        _suffix(request),
+        f"distribution-{data.template_key}-{data.measure.key.replace(':', '-')}-{data.period}",
+        header,
+        rows,
+    )
 
 
 def _profile(
@@ -253,7 +286,7 @@ def observatory_page(
     request: Request, session: SessionDep, principal: PrincipalDep, template: str | None = None
 ) -> HTMLResponse:
     require_benchmark_agency(principal)
-    data = service.observatory(session, principal, template_key=template)
+    data = service.observatory(session, principal, template_key=_default_template(session, principal, template))
     context = {
         "data": data,
         "is_admin": benchmark_named_programmes(principal) is None,
@@ -266,11 +299,13 @@ def observatory_page(
 def promote_download(
     session: SessionDep,
     principal: PrincipalDep,
-    template: str,
+    template: str | None = None,
     kpi: Annotated[list[int], Query()] = [],  # noqa: B006
 ) -> Response:
     require_benchmark_agency(principal)
-    spec, text = service.promoted_template(session, principal, template_key=template, kpi_ids=kpi)
+    spec, text = service.promoted_template(
+        session, principal, template_key=_default_template(session, principal, template), kpi_ids=kpi
+    )
     return _download(text.encode("utf-8"), "application/yaml", f"{spec.key}-v{spec.version}.yaml")
 
 
@@ -288,11 +323,17 @@ def promote(
     require_benchmark_agency(principal)
     if action == "write":
         require_admin(principal)
-    spec, text = service.promoted_template(session, principal, template_key=template, kpi_ids=kpi)
+    spec, text = service.promoted_template(
+        session, principal, template_key=_default_template(session, principal, template), kpi_ids=kpi
+    )
     if action != "write":
         return _download(text.encode("utf-8"), "application/yaml", f"{spec.key}-v{spec.version}.yaml")
     name = service.write_promoted(session, spec=spec, text=text, directory=settings.scorecards_dir)
     return RedirectResponse(f"/benchmarks/observatory?template={spec.key}&written={name}", status_code=303)
+
+
+def _suffix(request: Request) -> str:
+    return request.url.path.rsplit(".", 1)[-1]
 
 
 def _export(fmt: str, stem: str, header: list[str], rows: list[list[Any]]) -> Response:

@@ -255,6 +255,25 @@ def template_keys(session: Session) -> list[str]:
     return sorted({v.key for v in scorecard_service.list_versions(session)})
 
 
+def default_template(session: Session, principal: Principal) -> str:
+    """The template most of the principal's named sharing clusters use (a sensible first view)."""
+    named = policy.benchmark_named_programmes(principal)
+    statement = (
+        select(TemplateVersion.key, func.count(col(Cluster.id)))
+        .join(Cluster, col(Cluster.template_version_id) == col(TemplateVersion.id))
+        .where(Cluster.shares_benchmarks == True)  # noqa: E712
+        .group_by(col(TemplateVersion.key))
+        .order_by(func.count(col(Cluster.id)).desc(), col(TemplateVersion.key))
+    )
+    if named is not None:
+        statement = statement.where(col(Cluster.programme_id).in_(named))
+    first = session.exec(statement).first()
+    if first is not None:
+        return first[0]
+    keys = template_keys(session)
+    return keys[0] if keys else ""
+
+
 def measures(spec: TemplateSpec, *, lang: str | None = None) -> list[Measure]:
     """Measures in scorecard order. KPIs and CSFs are matched across template versions by key; the
     newest version gives the list and the wording."""
