@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import yaml
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -111,11 +111,15 @@ def refresh_cluster(session: Session, cluster: Cluster, stamp: str) -> None:
     firms = cluster_service.member_firm_count(session, cluster)
     session.execute(delete(BenchmarkValue).where(col(BenchmarkValue.cluster_id) == cluster.id))
     rounds = session.exec(select(Round).where(Round.cluster_id == cluster.id, Round.status != "draft")).all()
+    rows = []
     for round_ in rounds:
         assert round_.id is not None
         scores = scoring_service.round_scores(session, round_, core_only=True)
         for measure, value in measures_of(scores, per_member, firms).items():
-            session.add(BenchmarkValue(round_id=round_.id, cluster_id=cluster.id, measure=measure, value=value))
+            rows.append({"round_id": round_.id, "cluster_id": cluster.id, "measure": measure, "value": value})
+    if rows:
+        # One multi-row INSERT rather than an ORM object per value, which would also flush before every query.
+        session.execute(insert(BenchmarkValue), rows)
     source = session.get(BenchmarkSource, cluster.id)
     if source is None:
         source = BenchmarkSource(cluster_id=cluster.id, stamp=stamp)
