@@ -104,6 +104,31 @@ def group_members(peers: Iterable[Peer], around: Peer, dimensions: Iterable[str]
     )
 
 
+class PeerIndex:
+    """Peers by dimension value, so that a peer group is a few set intersections instead of a scan
+    (a viewer's 64 groups over a thousand clusters are asked for on every page view)."""
+
+    def __init__(self, peers: Iterable[Peer]) -> None:
+        by_value: dict[str, dict[str | None, set[int]]] = {d: {} for d in DIMENSIONS}
+        everyone: set[int] = set()
+        for p in peers:
+            everyone.add(p.cluster_id)
+            for d in DIMENSIONS:
+                by_value[d].setdefault(p.attributes.get(d), set()).add(p.cluster_id)
+        self.everyone = frozenset(everyone)
+        self._by_value = {d: {v: frozenset(ids) for v, ids in values.items()} for d, values in by_value.items()}
+
+    def group(self, around: Peer, dimensions: Iterable[str], exclude: set[int]) -> frozenset[int]:
+        """Same answer as group_members, from the index."""
+        members = self.everyone
+        for d in dimensions:
+            wanted = around.attributes.get(d)
+            if wanted in (None, ""):
+                return frozenset()
+            members = members & self._by_value[d].get(wanted, frozenset())
+        return members - exclude
+
+
 def all_dimension_sets() -> list[frozenset[str]]:
     """Every combination of "same ... as mine" a viewer can ask for (2^6 = 64)."""
     return [frozenset(c) for r in range(len(DIMENSIONS) + 1) for c in combinations(DIMENSIONS, r)]

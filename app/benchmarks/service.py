@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import yaml
-from sqlalchemy import delete, func, insert
+from sqlalchemy import ARRAY, Integer, any_, bindparam, delete, func, insert, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -54,6 +54,15 @@ from app.scoring import service as scoring_service
 from app.scoring.schemas import RoundScoresRead
 from app.timeutil import utcnow
 
+
+def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids` for a thousand ids: one array parameter on PostgreSQL (an IN list of a thousand
+    placeholders costs more to build and parse than the query takes to run), a plain IN elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(list(ids))
+
+
 # --- roll-ups ---------------------------------------------------------------------------
 
 
@@ -75,7 +84,7 @@ def _stamps(session: Session, cluster_ids: Sequence[int]) -> dict[int, str]:
         .scalar_subquery()
     )
     statement = select(Cluster.id, Cluster.template_version_id, last_event, firms).where(
-        col(Cluster.id).in_(cluster_ids)
+        _among(session, col(Cluster.id), cluster_ids)
     )
     return {cid or 0: f"{event or 0}:{n}:{version}" for cid, version, event, n in session.exec(statement)}
 
@@ -134,7 +143,7 @@ def refresh(session: Session, cluster_ids: Sequence[int]) -> int:
     stored = dict(
         session.exec(
             select(BenchmarkSource.cluster_id, BenchmarkSource.stamp).where(
-                col(BenchmarkSource.cluster_id).in_(list(current))
+                _among(session, col(BenchmarkSource.cluster_id), list(current))
             )
         ).all()
     )
@@ -164,25 +173,47 @@ class Member:
 def _population(session: Session, template_key: str) -> list[Member]:
     """Clusters on any version of the template that agreed to share (the only ones ever compared)."""
     statement = (
-        select(Cluster)
+        sa_select(
+            col(Cluster.id),
+            col(Cluster.name),
+            col(Cluster.programme_id),
+            col(Cluster.sector),
+            col(Cluster.country),
+            col(Cluster.region),
+            col(Cluster.typology),
+            col(Cluster.stage),
+        )
         .join(TemplateVersion, col(TemplateVersion.id) == col(Cluster.template_version_id))
-        .where(TemplateVersion.key == template_key, Cluster.shares_benchmarks == True)  # noqa: E712
+        .where(col(TemplateVersion.key) == template_key, col(Cluster.shares_benchmarks).is_(True))
         .order_by(col(Cluster.name), col(Cluster.id))
     )
-    return [_member(c) for c in session.exec(statement)]
+    return [_member(*row) for row in session.connection().execute(statement)]
 
 
-def _member(c: Cluster) -> Member:
-    assert c.id is not None
+def _member(
+    cluster_id: int | None,
+    name: str,
+    programme_id: int,
+    sector: str,
+    country: str,
+    region: str,
+    typology: str | None,
+    stage: str | None,
+) -> Member:
+    assert cluster_id is not None
     attributes = {
-        "programme": str(c.programme_id),
-        "sector": c.sector,
-        "country": c.country,
-        "region": c.region,
-        "typology": c.typology,
-        "stage": c.stage,
+        "programme": str(programme_id),
+        "sector": sector,
+        "country": country,
+        "region": region,
+        "typology": typology,
+        "stage": stage,
     }
-    return Member(c.id, c.name, c.programme_id, logic.Peer(c.id, attributes))
+    return Member(cluster_id, name, programme_id, logic.Peer(cluster_id, attributes))
+
+
+def _member_of(c: Cluster) -> Member:
+    return _member(c.id, c.name, c.programme_id, c.sector, c.country, c.region, c.typology, c.stage)
 
 
 @dataclass(frozen=True)
@@ -199,17 +230,21 @@ def _rounds_by_period(
     if not cluster_ids:
         return {}
     statuses = ["closed"] if closed_only else ["open", "closed"]
-    rows = session.execute(
-        sa_select(
-            col(Round.id),
-            col(Round.cluster_id),
-            col(Round.label),
-            col(Round.status),
-            col(Round.period_start),
-            col(Round.period_end),
-            col(Round.created_at),
-        ).where(col(Round.cluster_id).in_(cluster_ids), col(Round.status).in_(statuses))
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            sa_select(
+                col(Round.id),
+                col(Round.cluster_id),
+                col(Round.label),
+                col(Round.status),
+                col(Round.period_start),
+                col(Round.period_end),
+                col(Round.created_at),
+            ).where(_among(session, col(Round.cluster_id), cluster_ids), col(Round.status).in_(statuses))
+        )
+        .all()
+    )
     per_cluster: dict[int, list[tuple[int, str, date, int]]] = defaultdict(list)
     refs: dict[int, RoundRef] = {}
     for rid, cid, label, status, start, end, created in rows:
@@ -229,19 +264,122 @@ def _values(
     ids = list(round_ids)
     if not ids:
         return {}
-    statement = select(BenchmarkValue.round_id, BenchmarkValue.measure, BenchmarkValue.value).where(
-        col(BenchmarkValue.round_id).in_(ids)
+    # Core rows, not ORM rows: tens of thousands of plain tuples, no identity map to fill.
+    statement = sa_select(col(BenchmarkValue.round_id), col(BenchmarkValue.measure), col(BenchmarkValue.value)).where(
+        _among(session, col(BenchmarkValue.round_id), ids)
     )
     if measures is not None:
         statement = statement.where(col(BenchmarkValue.measure).in_(measures))
     out: dict[int, dict[str, float]] = defaultdict(dict)
-    for rid, measure, value in session.exec(statement):
+    for rid, measure, value in session.connection().execute(statement).all():
         out[rid][measure] = value
     return out
 
 
 def _periods(rounds: dict[int, dict[str, RoundRef]]) -> list[str]:
     return sorted({p for per in rounds.values() for p in per}, reverse=True)
+
+
+class _PeriodData:
+    """One period's roll-up values as the profile needs them: the viewed cluster's own values, which
+    clusters have a value for each measure, and peer statistics for chosen groups of clusters."""
+
+    def __init__(self, own: dict[str, float | None], having: dict[str, frozenset[int]]) -> None:
+        self.own = own
+        self.having = having
+
+    def stats(self, requests: dict[str, frozenset[int]]) -> dict[str, logic.PeerStats | None]:
+        raise NotImplementedError
+
+
+class _PythonPeriodData(_PeriodData):
+    """Portable: the values of the period come into Python (one float per cluster and measure)."""
+
+    def __init__(self, session: Session, refs: dict[int, RoundRef | None], keys: Sequence[str], own_id: int) -> None:
+        values = _values(session, [r.round_id for r in refs.values() if r], keys)
+        self.by_measure: dict[str, dict[int, float]] = defaultdict(dict)
+        for cid, ref in refs.items():
+            if ref is not None:
+                for key, value in values.get(ref.round_id, {}).items():
+                    self.by_measure[key][cid] = value
+        own = {k: self.by_measure[k].get(own_id) for k in keys}
+        super().__init__(own, {k: frozenset(self.by_measure[k]) for k in keys})
+
+    def stats(self, requests: dict[str, frozenset[int]]) -> dict[str, logic.PeerStats | None]:
+        return {
+            key: logic.peer_stats([self.by_measure[key][cid] for cid in members], self.own[key])
+            for key, members in requests.items()
+        }
+
+
+_PG_COUNTS = text(
+    "SELECT measure, count(*) FROM benchmark_value WHERE round_id = ANY(:rounds) AND measure = ANY(:measures)"
+    " GROUP BY measure"
+)
+_PG_HAVING = text(
+    "SELECT measure, round_id FROM benchmark_value WHERE round_id = ANY(:rounds) AND measure = ANY(:measures)"
+)
+_PG_OWN = text("SELECT measure, value FROM benchmark_value WHERE round_id = :round AND measure = ANY(:measures)")
+# percentile_cont interpolates linearly between closest ranks: the inclusive quartiles of
+# scoring.logic.quartiles. The rank counts ties as half, as scoring.logic.percentile_rank does.
+_PG_STATS = text(
+    """
+    SELECT bv.measure, count(*), percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY bv.value),
+           sum(CASE WHEN bv.value < o.value THEN 1.0 WHEN bv.value = o.value THEN 0.5 ELSE 0.0 END),
+           count(o.value)
+    FROM benchmark_value bv
+    LEFT JOIN benchmark_value o ON o.round_id = :own AND o.measure = bv.measure
+    WHERE bv.round_id = ANY(:rounds) AND bv.measure = ANY(:measures)
+    GROUP BY bv.measure
+    """
+)
+
+
+class _PostgresPeriodData(_PeriodData):
+    """On PostgreSQL the quartiles and ranks are aggregated in the database: a thousand clusters x
+    sixty measures stay there, and only which clusters lack a value travels (usually nobody)."""
+
+    def __init__(self, session: Session, refs: dict[int, RoundRef | None], keys: Sequence[str], own_id: int) -> None:
+        self.conn = session.connection()
+        self.round_of = {cid: ref.round_id for cid, ref in refs.items() if ref is not None}
+        cluster_of = {rid: cid for cid, rid in self.round_of.items()}
+        rounds, measures = list(self.round_of.values()), list(keys)
+        counts: dict[str, int] = dict(self.conn.execute(_PG_COUNTS, {"rounds": rounds, "measures": measures}).all())
+        complete = frozenset(self.round_of)
+        having = {k: complete if counts.get(k) == len(rounds) else frozenset() for k in keys}
+        partial = [k for k in keys if 0 < counts.get(k, 0) < len(rounds)]
+        if partial:
+            found: dict[str, set[int]] = defaultdict(set)
+            for measure, rid in self.conn.execute(_PG_HAVING, {"rounds": rounds, "measures": partial}):
+                found[measure].add(cluster_of[rid])
+            having.update({k: frozenset(found[k]) for k in partial})
+        self.own_round = self.round_of.get(own_id)
+        own: dict[str, float | None] = dict.fromkeys(keys)
+        if self.own_round is not None:
+            own.update(self.conn.execute(_PG_OWN, {"round": self.own_round, "measures": measures}).all())
+        super().__init__(own, having)
+
+    def stats(self, requests: dict[str, frozenset[int]]) -> dict[str, logic.PeerStats | None]:
+        by_group: dict[frozenset[int], list[str]] = defaultdict(list)
+        for key, members in requests.items():
+            by_group[members].append(key)
+        out: dict[str, logic.PeerStats | None] = {}
+        for members, keys in by_group.items():
+            parameters = {
+                "own": self.own_round if self.own_round is not None else -1,
+                "rounds": [self.round_of[cid] for cid in members],
+                "measures": keys,
+            }
+            for measure, n, (q1, q2, q3), below, has_own in self.conn.execute(_PG_STATS, parameters):
+                rank = 100.0 * float(below) / n if has_own else None
+                out[measure] = logic.PeerStats(n=n, q1=q1, median=q2, q3=q3, percentile_rank=rank)
+        return out
+
+
+def _period_data(session: Session, refs: dict[int, RoundRef | None], keys: Sequence[str], own_id: int) -> _PeriodData:
+    if session.get_bind().dialect.name == "postgresql":
+        return _PostgresPeriodData(session, refs, keys, own_id)
+    return _PythonPeriodData(session, refs, keys, own_id)
 
 
 # --- measures ---------------------------------------------------------------------------
@@ -453,7 +591,7 @@ def profile(
     dims = frozenset(d for d in dimensions if d in logic.DIMENSIONS)
     named_mode = policy.sees_benchmark_names(principal, cluster.programme_id)
     population = _population(session, template_key)
-    own_member = _member(cluster)
+    own_member = _member_of(cluster)
 
     if named_mode:
         peers = [m for m in _named(population, principal) if m.cluster_id != cluster.id]
@@ -466,48 +604,47 @@ def profile(
     rounds = _rounds_by_period(session, [m.cluster_id for m in everyone], closed_only=not named_mode)
     periods = sorted(rounds.get(cluster.id, {}), reverse=True)
     chosen = _pick_period(period, periods)
-    group = logic.group_members([m.peer for m in peers], own_member.peer, dims, exclude)
 
-    # Groups the viewer could ask for, built around each of their own sharing clusters on this template.
+    index = logic.PeerIndex(m.peer for m in peers)
+    group = index.group(own_member.peer, dims, exclude)
+    # Every group the viewer could ask for, around each of their own sharing clusters on this template;
+    # per measure it is narrowed to the clusters that have a value (logic.releasable decides on that).
     owns = [own_member.peer] + [m.peer for m in population if m.cluster_id in exclude and m.cluster_id != cluster.id]
-    peer_list = [m.peer for m in peers]
+    base_family = {(o.cluster_id, s): index.group(o, s, exclude) for o in owns for s in logic.all_dimension_sets()}
+    released_cache: dict[frozenset[int], set[logic.GroupKey]] = {}
+
+    def released(having: frozenset[int]) -> set[logic.GroupKey]:
+        if having not in released_cache:
+            family = {key: members & having for key, members in base_family.items()}
+            released_cache[having] = logic.releasable(family, min_group)
+        return released_cache[having]
 
     def stats_for(period_: str, measure_keys: Sequence[str]) -> tuple[dict[str, float | None], dict[str, Any]]:
         refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(period_) for m in everyone}
-        values = _values(session, [r.round_id for r in refs.values() if r], measure_keys)
-        own_ref = refs[own_member.cluster_id]
-        own_values = {k: (values.get(own_ref.round_id, {}).get(k) if own_ref else None) for k in measure_keys}
-        released_cache: dict[frozenset[int], set[logic.GroupKey]] = {}
+        data = _period_data(session, refs, measure_keys, own_member.cluster_id)
         results: dict[str, Any] = {}
+        requests: dict[str, frozenset[int]] = {}
         for key in measure_keys:
-            having = {cid for cid, ref in refs.items() if ref and key in values.get(ref.round_id, {})}
-            members = frozenset(group & having)
+            having = data.having[key]
+            members = group & having
             if not members:
                 results[key] = (None, "No peer has a value for this yet.")
                 continue
             if not named_mode:
-                having_set = frozenset(having)
-                if having_set not in released_cache:
-                    with_value = [p for p in peer_list if p.cluster_id in having_set]
-                    family = {
-                        (o.cluster_id, s): logic.group_members(with_value, o, s, exclude)
-                        for o in owns
-                        for s in logic.all_dimension_sets()
-                    }
-                    released_cache[having_set] = logic.releasable(family, min_group)
                 if len(members) < min_group:
                     results[key] = (None, f"Fewer than {min_group} peers: not shown, to protect each of them.")
                     continue
-                if (cluster.id, dims) not in released_cache[having_set]:
+                if (cluster.id, dims) not in released(having):
                     results[key] = (
                         None,
                         "Not shown: this group differs by too few clusters from another peer group, "
                         "so comparing the two would expose individual clusters.",
                     )
                     continue
-            peer_values = [values[refs[cid].round_id][key] for cid in members]  # type: ignore[union-attr]
-            results[key] = (logic.peer_stats(peer_values, own_values[key]), None)
-        return own_values, results
+            requests[key] = members
+        for key, stats in data.stats(requests).items():
+            results[key] = (stats, None)
+        return data.own, results
 
     measure_rows: list[PeerMeasure] = []
     if chosen is not None:
