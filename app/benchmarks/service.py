@@ -7,6 +7,11 @@ firms. A cluster's roll-up is recomputed, one round at a time, when its source s
 stamp is read with one SQL statement for the whole population on every benchmark request, so a
 new submission shows in the next benchmark without any other domain having to call in here, and
 the process never holds more than one round's answers at once.
+
+Reading: the heat map reads one value per cluster and CSF; a peer comparison on PostgreSQL has the
+database compute quartiles and ranks over the roll-ups (percentile_cont), and only which clusters
+lack a value comes into Python for the disclosure control. On SQLite the same numbers are computed
+in Python from the period's roll-up values (scoring.logic's quartile and rank rules on both paths).
 """
 
 import io
