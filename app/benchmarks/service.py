@@ -868,14 +868,24 @@ def table_of_distribution(data: Distribution) -> tuple[list[str], list[list[Any]
     return ["cluster", data.measure.title], [[p.cluster_name, p.value] for p in data.points]
 
 
+def _cell(value: Any) -> Any:
+    """Numbers rounded for reading; text that a spreadsheet would run as a formula (a cluster named
+    "=HYPERLINK(...)") is prefixed with an apostrophe so it stays text."""
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def csv_bytes(header: list[str], rows: list[list[Any]]) -> bytes:
     import csv
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow([_cell(h) for h in header])
     for row in rows:
-        writer.writerow(["" if v is None else (round(v, 2) if isinstance(v, float) else v) for v in row])
+        writer.writerow(["" if v is None else _cell(v) for v in row])
     return buffer.getvalue().encode("utf-8-sig")  # the BOM makes spreadsheet programs read UTF-8 names right
 
 
@@ -884,9 +894,9 @@ def xlsx_bytes(title: str, header: list[str], rows: list[list[Any]]) -> bytes:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title[:31])
-    sheet.append(header)
+    sheet.append([_cell(h) for h in header])
     for row in rows:
-        sheet.append([round(v, 2) if isinstance(v, float) else v for v in row])
+        sheet.append([_cell(v) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

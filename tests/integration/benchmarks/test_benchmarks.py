@@ -184,3 +184,16 @@ def test_sharing_is_the_facilitators_choice_and_audited(client: TestClient, sess
     assert cluster_service.get_cluster(session, cluster.id or 0).shares_benchmarks is True
     events = audit_service.history(session, entity="cluster", entity_id=cluster.id or 0)
     assert [(e.action, e.after) for e in events] == [("benchmark_consent", {"shares_benchmarks": True})]
+
+
+def test_exports_never_turn_a_name_into_a_formula(client: TestClient, session: Session) -> None:
+    programme = factories.programme(session)
+    rated_cluster(session, programme, 3, name='=HYPERLINK("http://x")')
+    agency = _bearer(session, ("agency", programme))
+    session.commit()
+    sheet = load_workbook(
+        io.BytesIO(client.get("/benchmarks/heatmap.xlsx?template=thai-food-cluster", headers=agency).content)
+    ).active
+    assert list(sheet.iter_rows(values_only=True))[1][0] == '\'=HYPERLINK("http://x")'
+    text = client.get("/benchmarks/heatmap.csv?template=thai-food-cluster", headers=agency).content.decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(text)))[1][0].startswith("'=")
