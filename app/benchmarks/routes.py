@@ -9,6 +9,7 @@ from starlette.responses import Response
 from app.auth.policy import (
     PrincipalDep,
     benchmark_named_programmes,
+    cluster_capabilities,
     cluster_for,
     require_admin,
     require_benchmark_agency,
@@ -20,6 +21,7 @@ from app.clusters import service as cluster_service
 from app.clusters.models import Cluster
 from app.clusters.schemas import ClusterUpdate
 from app.deps import SessionDep, SettingsDep
+from app.errors import NotFound
 from app.web import is_htmx, render
 
 api = APIRouter(prefix="/benchmarks", tags=["benchmarks"])
@@ -221,8 +223,6 @@ def profile_page(
     cluster: Cluster = cluster_for("results"),
 ) -> HTMLResponse:
     data = _profile(session, settings, principal, cluster, request)
-    from app.auth.policy import cluster_capabilities
-
     context = {
         "data": data,
         "cluster": cluster,
@@ -341,6 +341,4 @@ def _export(fmt: str, stem: str, header: list[str], rows: list[list[Any]]) -> Re
         return _download(service.csv_bytes(header, rows), "text/csv; charset=utf-8", f"{stem}.csv")
     if fmt == "xlsx":
         return _download(service.xlsx_bytes(stem, header, rows), XLSX, f"{stem}.xlsx")
-    from app.errors import NotFound
-
     raise NotFound("Exports are available as .csv and .xlsx.")
