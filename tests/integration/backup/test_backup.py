@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -16,7 +15,6 @@ from app.backup import service as backup_service
 from app.cli import main
 from app.config import get_settings
 from app.db import make_engine, metadata
-from tests.conftest import POSTGRES_ADMIN_URL
 
 
 def _snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -46,25 +44,10 @@ def use_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the same kind, to restore into."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'restored.db'}"
-        return
-    name = f"{make_url(database_url).database}_restored"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def test_backup_and_restore_round_trip_the_demo(
     session: Session,
     database_url: str,
-    fresh_database_url: str,
+    empty_database_url: str,
     tmp_path: Path,
     use_database: Any,
     capsys: pytest.CaptureFixture[str],
@@ -81,19 +64,19 @@ def test_backup_and_restore_round_trip_the_demo(
     assert main(["backup", str(archive)]) == 0
     assert archive.is_file() and "Backup written" in capsys.readouterr().out
 
-    use_database(fresh_database_url)
+    use_database(empty_database_url)
     assert main(["restore", str(archive)]) == 0
-    assert _snapshot(fresh_database_url) == before
+    assert _snapshot(empty_database_url) == before
 
     # Restoring over data needs saying so, and then brings back exactly the backup.
     assert main(["restore", str(archive)]) == 1
     assert "not empty" in capsys.readouterr().err
-    engine = make_engine(fresh_database_url)
+    engine = make_engine(empty_database_url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM csf_rating"))
     engine.dispose()
     assert main(["restore", "--replace", str(archive)]) == 0
-    assert _snapshot(fresh_database_url) == before
+    assert _snapshot(empty_database_url) == before
 
 
 def test_sqlite_backup_is_a_consistent_snapshot_while_a_write_is_in_flight(
