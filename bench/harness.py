@@ -129,8 +129,10 @@ def production_env(database_url: str, port: int) -> dict[str, str]:
 class Server:
     """A uvicorn process serving `app_path` ("module:attribute"); SIGKILL-able like a crashed host."""
 
-    def __init__(self, app_path: str, *, env: dict[str, str], port: int, workers: int = 1) -> None:
-        self.app_path, self.env, self.port, self.workers = app_path, env, port, workers
+    def __init__(
+        self, app_path: str, *, env: dict[str, str], port: int, workers: int = 1, factory: bool = False
+    ) -> None:
+        self.app_path, self.env, self.port, self.workers, self.factory = app_path, env, port, workers, factory
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -140,13 +142,14 @@ class Server:
     def start(self, timeout: float = 30) -> "Server":
         command = [sys.executable, "-m", "uvicorn", self.app_path, "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]
+        command += ["--factory"] if self.factory else []
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"uvicorn exited with {self.process.returncode}")
             try:
-                if httpx.get(f"{self.url}/api/v1/me", timeout=1).status_code < 500:
+                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -168,7 +171,7 @@ class Server:
                 self.kill()
 
     def worker_rss_mb(self) -> list[float]:
-        """Resident memory of each process serving requests (the workers; the process itself when single)."""
+        """Peak resident memory (VmHWM) of each process serving requests (the workers, or the process itself)."""
         if self.process is None:
             return []
         pids = _children(self.process.pid) if self.workers > 1 else [self.process.pid]
@@ -186,6 +189,6 @@ def _children(pid: int) -> list[int]:
 
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
