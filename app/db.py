@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 NAMING_CONVENTION = {
@@ -26,14 +26,29 @@ metadata: MetaData = SQLModel.metadata
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers (the live dashboard) run beside the writer (autosaving members);
-    # synchronous=NORMAL in WAL mode loses nothing on a process crash, only on power loss;
+    # synchronous=NORMAL in WAL mode loses nothing on a process crash (tests/durability kills the server to
+    # prove it), only the last commits on power loss or an OS crash; FULL would fsync every commit.
     # busy_timeout makes concurrent writers wait instead of failing with "database is locked".
+    # The driver's own BEGIN is switched off: _sqlite_begin starts every transaction (see there).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+SQLITE_WRITE = "sqlite_write"
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes must upgrade its lock; when another process has
+    # committed in between, SQLite fails it at once ("database is locked": busy_timeout cannot help, waiting
+    # would break the snapshot). Requests that change data therefore take the write lock up front and queue
+    # on busy_timeout; reads stay deferred and never wait for writers.
+    immediate = connection.get_execution_options().get(SQLITE_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(database_url: str) -> Engine:
@@ -43,12 +58,19 @@ def make_engine(database_url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    engine: Engine = request.app.state.engine
+    with Session(engine, expire_on_commit=False) as session:
+        if engine.dialect.name == "sqlite" and request.method not in SAFE_METHODS:
+            session.connection(execution_options={SQLITE_WRITE: True})
         try:
             yield session
             session.commit()
