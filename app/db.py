@@ -28,14 +28,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers (the live dashboard) run beside the writer (autosaving members);
     # synchronous=NORMAL in WAL mode loses nothing on a process crash (tests/durability kills the server to
     # prove it), only the last commits on power loss or an OS crash; FULL would fsync every commit.
-    # busy_timeout makes concurrent writers wait instead of failing with "database is locked".
+    # busy_timeout makes concurrent writers wait instead of failing with "database is locked"; 30 s because at
+    # a workshop deadline on a busy 2-core host a writer can queue behind many others (bench/load.py).
     # The driver's own BEGIN is switched off: _sqlite_begin starts every transaction (see there).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -56,7 +57,7 @@ def make_engine(database_url: str) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

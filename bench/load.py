@@ -226,14 +226,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100, help="concurrent members, 10 to 500 (default 100)")
     parser.add_argument("--autosaves", type=int, default=5, help="autosaves per member (default 5)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2, one per core here)")
+    parser.add_argument(
+        "--workers", type=int, help="uvicorn workers (default: 1 on SQLite, its one writer; 2 on PostgreSQL)"
+    )
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"], help="repeat for both (default both)")
     args = parser.parse_args()
     if not 10 <= args.members <= 500:
         parser.error("--members must be between 10 and 500")
     print(f"Machine: {_machine()}")
     results = {
-        db: bench_database(db, members=args.members, autosaves=args.autosaves, workers=args.workers)
+        db: bench_database(
+            db, members=args.members, autosaves=args.autosaves, workers=args.workers or (1 if db == "sqlite" else 2)
+        )
         for db in args.db or ["sqlite", "postgres"]
     }
     failed = [db for db, r in results.items() if r["errors"]]
