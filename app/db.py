@@ -4,6 +4,8 @@ Services flush but never commit: the session dependency commits once when the ha
 succeeds and rolls back on any error, so a failed request writes nothing at all.
 """
 
+import asyncio
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from fastapi import Request
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,16 +55,54 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# Connections per process. Requests that may touch the database are admitted at most this many at a time
+# (RequestLimit below), so a request never waits for a connection while holding a worker thread.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+POOL_CAPACITY = POOL_SIZE + POOL_OVERFLOW
+
+
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            database_url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(database_url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+
+
+class RequestLimit:
+    """At most `limit` requests in the app at once; the rest wait in the event loop, holding nothing.
+
+    Sync dependencies and handlers run on a pool of 40 threads. Without a limit, a burst of requests (100
+    members autosaving at a deadline) leaves every thread waiting for a database connection while the
+    requests that hold the connections wait for a thread: nothing moves until the pool times out (seen in
+    bench/load.py). With no more requests admitted than there are connections, that cannot happen.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int = POOL_CAPACITY, skip_prefix: str = "/static/") -> None:
+        self.app, self.limit, self.skip_prefix = app, limit, skip_prefix
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.skip_prefix):
+            await self.app(scope, receive, send)
+            return
+        # One semaphore per event loop: test clients start a loop each; uvicorn runs one per worker.
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop) or self._slots.setdefault(loop, asyncio.Semaphore(self.limit))
+        async with slots:
+            await self.app(scope, receive, send)
 
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

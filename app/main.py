@@ -20,7 +20,7 @@ from app.auth.routes import api as access_api
 from app.auth.routes import pages as auth_pages
 from app.clusters.routes import router as clusters_api
 from app.config import ROOT, Settings, get_settings
-from app.db import make_engine
+from app.db import RequestLimit, make_engine
 from app.errors import API_ERROR_RESPONSES, AppError, TooManyAttempts, Unauthorized
 from app.home import router as home_pages
 from app.responses.routes import router as responses_api
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(RequestLimit)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
