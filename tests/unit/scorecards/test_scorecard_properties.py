@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from app.scorecards.parsing import (
@@ -124,7 +124,7 @@ def test_a_shared_value_anywhere_is_refused_as_an_alias(data: st.DataObject) -> 
     target = data.draw(st.sampled_from([c for c in _containers(tree, []) if isinstance(c, dict)]))
     target[data.draw(st.sampled_from(sorted(target)))] = shared
     text = yaml.safe_dump(tree, allow_unicode=True, sort_keys=False)
-    assert "&id" in text and "*id" in text
+    assume("&id" in text)  # replacing a value by itself (or its own parent) shares nothing
     result = _parse(text)
     assert isinstance(result, TemplateInvalid)
     assert any(ALIAS_MESSAGE in p.message for p in result.problems)
