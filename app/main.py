@@ -23,6 +23,7 @@ from app.config import ROOT, Settings, get_settings
 from app.db import make_engine
 from app.errors import AppError, TooManyAttempts, Unauthorized
 from app.home import router as home_pages
+from app.interop.routes import router as interop_api
 from app.responses.pages import pages as member_form_pages
 from app.responses.routes import router as responses_api
 from app.rounds.routes import router as rounds_api
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": "This was changed at the same time by another request; please retry."}, status_code=409
         )
 
-    for router in (access_api, scorecards_api, clusters_api, rounds_api, responses_api, scoring_api):
+    for router in (access_api, scorecards_api, clusters_api, rounds_api, responses_api, scoring_api, interop_api):
         app.include_router(router, prefix="/api/v1")
     app.include_router(home_pages)
     app.include_router(auth_pages)

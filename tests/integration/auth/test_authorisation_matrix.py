@@ -71,6 +71,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("POST", "/api/v1/responses/{response_id}/submit"): (OWNER_OR_MANAGE, {}),
     ("GET", "/api/v1/responses/{response_id}/history"): (OWNER_OR_RESPONSES, None),
     ("GET", "/api/v1/rounds/{round_id}/scores"): (RESULTS, None),
+    ("GET", "/api/v1/rounds/{round_id}/xlsform"): (READ, None),
     ("GET", "/"): (PUBLIC, None),
     ("GET", "/login"): (PUBLIC, None),
     ("POST", "/login"): (PUBLIC, None),
