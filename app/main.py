@@ -23,6 +23,7 @@ from app.config import ROOT, Settings, get_settings
 from app.db import make_engine
 from app.errors import AppError, TooManyAttempts, Unauthorized
 from app.home import router as home_pages
+from app.interop.routes import openrosa as openrosa_routes
 from app.interop.routes import router as interop_api
 from app.responses.pages import pages as member_form_pages
 from app.responses.routes import router as responses_api
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home_pages)
     app.include_router(auth_pages)
     app.include_router(member_form_pages)
+    app.include_router(openrosa_routes)
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 

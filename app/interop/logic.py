@@ -206,7 +206,7 @@ def build_xlsform(
     ]
     for point in range(default.rating_min, default.rating_max + 1):
         texts = {
-            lang: f"{point} – {scorecards[lang].rating_labels[point]}"
+            lang: f"{point}: {scorecards[lang].rating_labels[point]}"
             if point in scorecards[lang].rating_labels and scorecards[lang].rating_labels[point] != str(point)
             else str(point)
             for lang in langs

@@ -72,6 +72,11 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/api/v1/responses/{response_id}/history"): (OWNER_OR_RESPONSES, None),
     ("GET", "/api/v1/rounds/{round_id}/scores"): (RESULTS, None),
     ("GET", "/api/v1/rounds/{round_id}/xlsform"): (READ, None),
+    # OpenRosa for ODK Collect: the member token in the path is the credential (no cookie, no CSRF).
+    ("GET", "/openrosa/m/{token}/formList"): (PUBLIC, None),
+    ("GET", "/openrosa/m/{token}/forms/{round_id}"): (PUBLIC, None),
+    ("GET", "/openrosa/m/{token}/submission"): (PUBLIC, None),
+    ("POST", "/openrosa/m/{token}/submission"): (PUBLIC, None),
     ("GET", "/"): (PUBLIC, None),
     ("GET", "/login"): (PUBLIC, None),
     ("POST", "/login"): (PUBLIC, None),
