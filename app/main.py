@@ -25,6 +25,8 @@ from app.config import ROOT, Settings, get_settings
 from app.db import RequestLimit, make_engine
 from app.errors import API_ERROR_RESPONSES, AppError, TooManyAttempts, Unauthorized
 from app.home import router as home_pages
+from app.interop.routes import openrosa as openrosa_routes
+from app.interop.routes import router as interop_api
 from app.responses.pages import pages as member_form_pages
 from app.responses.routes import router as responses_api
 from app.rounds.routes import router as rounds_api
@@ -151,13 +153,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise exc
         return JSONResponse({"detail": "A number is out of the range this service stores."}, status_code=422)
 
-    api_routers = (access_api, scorecards_api, clusters_api, rounds_api, responses_api, scoring_api, benchmarks_api)
+    api_routers = (
+        access_api,
+        scorecards_api,
+        clusters_api,
+        rounds_api,
+        responses_api,
+        scoring_api,
+        benchmarks_api,
+        interop_api,
+    )
     for router in api_routers:
         app.include_router(router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
     app.include_router(home_pages)
     app.include_router(auth_pages)
     app.include_router(member_form_pages)
     app.include_router(benchmark_pages)
+    app.include_router(openrosa_routes)
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 

@@ -4,6 +4,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, Grant, JoinCode, MemberLink, RateLimitHit, Registration, User
 from app.benchmarks.models import BenchmarkSource, BenchmarkValue
 from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
+from app.interop.models import OdkSubmission
 from app.proposals.models import IndicatorProposal
 from app.reflection.models import ActionItem, ReflectionNote
 from app.responses.models import Answer, AnswerChange, CsfRating, Response
@@ -26,6 +27,7 @@ __all__ = [
     "JoinCode",
     "KpiValue",
     "MemberLink",
+    "OdkSubmission",
     "Participant",
     "Programme",
     "RateLimitHit",

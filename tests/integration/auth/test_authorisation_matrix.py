@@ -91,6 +91,12 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     # Without a chosen indicator both answer 422 to those allowed; writing a file needs an admin.
     ("GET", "/benchmarks/observatory/promote.yaml"): (BENCHMARK_AGENCY, None),
     ("POST", "/benchmarks/observatory/promote"): (BENCHMARK_AGENCY, None),
+    ("GET", "/api/v1/rounds/{round_id}/xlsform"): (READ, None),
+    # OpenRosa for ODK Collect: the member token in the path is the credential (no cookie, no CSRF).
+    ("GET", "/openrosa/m/{token}/formList"): (PUBLIC, None),
+    ("GET", "/openrosa/m/{token}/forms/{round_id}"): (PUBLIC, None),
+    ("GET", "/openrosa/m/{token}/submission"): (PUBLIC, None),
+    ("POST", "/openrosa/m/{token}/submission"): (PUBLIC, None),
     ("GET", "/"): (PUBLIC, None),
     ("GET", "/login"): (PUBLIC, None),
     ("POST", "/login"): (PUBLIC, None),

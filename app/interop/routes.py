@@ -1,0 +1,113 @@
+from email.utils import formatdate
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import Response
+
+from app.auth import service as auth_service
+from app.auth.policy import round_for
+from app.clusters import service as clusters
+from app.clusters.models import Participant
+from app.deps import SessionDep
+from app.errors import AppError, NotFound
+from app.interop import service
+from app.interop.openrosa import MAX_SUBMISSION_BYTES, SubmissionRejected, form_list_xml, response_xml
+from app.rounds.models import Round
+
+router = APIRouter(tags=["interop"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/rounds/{round_id}/xlsform", response_class=Response)
+def download_xlsform(session: SessionDep, round_: Round = round_for("read")) -> Response:
+    """An XLSForm for ODK Collect, KoboToolbox or Enketo asking the round's member questions."""
+    cluster = clusters.get_cluster(session, round_.cluster_id)
+    form = service.xlsform(session, cluster, round_)
+    filename = f"{form.settings['form_id']}.xlsx"
+    return Response(
+        form.to_xlsx(), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+# OpenRosa, for ODK Collect, KoboCollect and Enketo. The member's personal-link token in the path is
+# the credential (a capability URL, like /m/{token}): these routes never read the session cookie, so
+# a cross-site request carries no ambient credential and verify_csrf exempts the /openrosa/ prefix.
+openrosa = APIRouter(prefix="/openrosa/m/{token}", tags=["openrosa"])
+ACCEPT_CONTENT_LENGTH = MAX_SUBMISSION_BYTES
+
+
+def _reply(body: str | bytes = b"", *, status_code: int = 200, media_type: str = "text/xml; charset=utf-8") -> Response:
+    headers = {"X-OpenRosa-Version": "1.0", "Date": formatdate(usegmt=True)}
+    return Response(body, status_code=status_code, media_type=media_type if body else None, headers=headers)
+
+
+def _member(session: SessionDep, token: str) -> Participant:
+    participant_id = auth_service.participant_for_token(session, token)
+    participant = session.get(Participant, participant_id) if participant_id is not None else None
+    if participant is None:
+        raise NotFound("This link is not valid (any more).")
+    return participant
+
+
+def _base_url(request: Request, token: str) -> str:
+    return str(request.base_url).rstrip("/") + f"/openrosa/m/{token}"
+
+
+@openrosa.get("/formList", response_class=Response)
+def form_list(token: str, request: Request, session: SessionDep) -> Response:
+    try:
+        participant = _member(session, token)
+    except AppError as exc:
+        return _reply(response_xml(exc.message), status_code=exc.status_code)
+    cluster = clusters.get_cluster(session, participant.cluster_id)
+    entries = service.form_entries(session, cluster, base_url=_base_url(request, token))
+    return _reply(form_list_xml(entries))
+
+
+@openrosa.get("/forms/{round_id}", response_class=Response)
+def form_download(token: str, round_id: int, session: SessionDep) -> Response:
+    try:
+        participant = _member(session, token)
+        round_ = session.get(Round, round_id)
+        if round_ is None or round_.cluster_id != participant.cluster_id or round_.status != "open":
+            raise NotFound("No such form.")
+    except AppError as exc:
+        return _reply(response_xml(exc.message), status_code=exc.status_code)
+    cluster = clusters.get_cluster(session, participant.cluster_id)
+    return _reply(service.xform(service.xlsform(session, cluster, round_)))
+
+
+@openrosa.api_route("/submission", methods=["GET", "HEAD"], response_class=Response)
+def submission_probe(token: str, session: SessionDep) -> Response:
+    """Collect asks first (HEAD) where and how much it may send."""
+    try:
+        _member(session, token)
+    except AppError as exc:
+        return _reply(status_code=exc.status_code)
+    reply = _reply(status_code=204)
+    reply.headers["X-OpenRosa-Accept-Content-Length"] = str(ACCEPT_CONTENT_LENGTH)
+    return reply
+
+
+@openrosa.post("/submission", response_class=Response)
+def submission(token: str, request: Request, session: SessionDep, xml_submission_file: UploadFile) -> Response:
+    try:
+        participant = _member(session, token)
+        xml = xml_submission_file.file.read(MAX_SUBMISSION_BYTES + 1)
+        if len(xml) > MAX_SUBMISSION_BYTES:
+            return _reply(response_xml("The submission is too large."), status_code=413)
+        status, message = service.receive_submission(session, participant, xml, actor=f"participant:{participant.id}")
+    except (SubmissionRejected, AppError) as exc:
+        # Nothing of a refused submission is kept (a response started before a bad value was found).
+        session.rollback()
+        if isinstance(exc, AppError):
+            return _reply(response_xml(_explain(exc)), status_code=exc.status_code)
+        return _reply(response_xml(str(exc)), status_code=400)
+    reply = _reply(response_xml(message), status_code=status)
+    reply.headers["Location"] = str(request.url)
+    return reply
+
+
+def _explain(exc: AppError) -> str:
+    details = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details or [])
+    return f"{exc.message} {details}".strip()
