@@ -2,6 +2,8 @@
 // Pages: network first (always the latest answers when online), the kept copy when offline.
 // Static files: their URLs carry a content hash, so a kept copy is never stale.
 var CACHE = "clusterscore-member-v1";
+// Only the member's own form pages: a facilitator's pages (members' comments) never stay on a device.
+var MEMBER_PAGE = /^\/rounds\/\d+\/(answer\/\d+|review)$/;
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
@@ -30,7 +32,7 @@ self.addEventListener("fetch", function (event) {
         return reply;
       });
     }));
-  } else if (request.mode === "navigate" && url.pathname.indexOf("/rounds/") === 0) {
+  } else if (request.mode === "navigate" && MEMBER_PAGE.test(url.pathname)) {
     event.respondWith(fetch(request).then(function (reply) {
       var copy = reply.clone();
       if (reply.ok && !reply.redirected) caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
