@@ -20,6 +20,7 @@ from app.auth.routes import api as access_api
 from app.auth.routes import pages as auth_pages
 from app.clusters.routes import router as clusters_api
 from app.config import ROOT, Settings, get_settings
+from app.dashboard.routes import pages as facilitator_pages
 from app.db import make_engine
 from app.errors import AppError, TooManyAttempts, Unauthorized
 from app.home import router as home_pages
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home_pages)
     app.include_router(auth_pages)
     app.include_router(member_form_pages)
+    app.include_router(facilitator_pages)
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 
