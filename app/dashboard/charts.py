@@ -43,6 +43,7 @@ def _config() -> dict[str, object]:
         "legend_at_bottom": True,
         "print_values": False,
         "margin": 10,
+        "margin_right": 40,
         # Dots (and their tooltip data) are most of pygal's rendering time; lines carry the message.
         "show_dots": False,
     }
@@ -54,7 +55,7 @@ def radar(axes: list[str], series: list[tuple[str, list[float | None]]]) -> str:
     chart.x_labels = axes
     for index, (label, values) in enumerate(series):
         chart.add(
-            label, values, stroke_style={"width": 3 if index == 0 else 1.5, "dasharray": "" if index == 0 else "6,4"}
+            label, values, stroke_style={"width": 4 if index == 0 else 2, "dasharray": "" if index == 0 else "6,4"}
         )
     return _data_uri(chart)
 
@@ -64,5 +65,5 @@ def trend(labels: list[str], series: list[tuple[str, list[logic.TrendPoint]]]) -
     chart = pygal.Line(width=640, height=320, allow_interruptions=True, **_config())
     chart.x_labels = labels
     for index, (name, points) in enumerate(series):
-        chart.add(name, [p.value for p in points], stroke_style={"width": 3 if index == 0 else 1.5})
+        chart.add(name, [p.value for p in points], stroke_style={"width": 4 if index == 0 else 2})
     return _data_uri(chart)
