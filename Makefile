@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck check migrate demo clean
+.PHONY: install run test lint typecheck check migrate demo clean bench-dashboard
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,3 +40,7 @@ check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) var test-output
+
+# Median render time of a reflection session screen (200 participants, 8 rounds) and the cost of a 304 poll.
+bench-dashboard: install
+	$(BIN)/python bench/dashboard.py

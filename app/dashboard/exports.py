@@ -69,7 +69,7 @@ def score_rows(view: SessionView) -> list[dict[str, object]]:
 def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], list[dict[str, object]]]]) -> bytes:
     """One worksheet per (name, columns, rows), header in bold and frozen."""
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.active)
     for name, columns, rows in sheets:
         sheet = workbook.create_sheet(title=name[:31])
         sheet.append(list(columns))

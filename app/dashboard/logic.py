@@ -210,9 +210,9 @@ def template_diff(old: TemplateSpec, new: TemplateSpec, lang: str | None = None)
     """
     changes: list[TemplateChange] = []
 
-    def text(spec: TemplateSpec, value: object) -> str | None:
+    def text(spec: TemplateSpec, value: str | dict[str, str] | None) -> str | None:
         language = lang or spec.fallback_language
-        return localize(value, language, spec.fallback_language) if value is not None else None  # type: ignore[arg-type]
+        return localize(value, language, spec.fallback_language) if value is not None else None
 
     def compare(kind: str, old_items: dict, new_items: dict, words: Sequence[str]) -> None:
         for key, item in old_items.items():

@@ -425,7 +425,7 @@ def upgrade_preview(session: Session, cluster: Cluster, version_id: int) -> Upgr
     current = scorecard_service.get_version(session, cluster.template_version_id)
     target = scorecard_service.get_version(session, version_id)
     if target.key != current.key or (target.id or 0) <= (current.id or 0):
-        raise NotFound("No such newer version of this cluster's template.")
+        raise Conflict(f"Version {target.version} of {target.key!r} is not a newer version of this cluster's template.")
     old, new = scorecard_service.spec_of(current), scorecard_service.spec_of(target)
     rows = cluster_service.kpi_rows(session, cluster)
     custom = {key: row.csf_key for key, row in rows.items() if row.is_custom}

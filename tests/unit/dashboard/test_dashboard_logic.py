@@ -183,10 +183,10 @@ def test_template_diff_names_added_removed_reworded_and_moved_keys() -> None:
 
 
 def test_csv_defuses_formulas_and_keeps_columns() -> None:
-    rows = [{"key": "a", "comment": "=HYPERLINK(\"http://x\")", "value": 3.5}, {"key": "b", "value": None}]
+    rows = [{"key": "a", "comment": '=HYPERLINK("http://x")', "value": 3.5}, {"key": "b", "value": None}]
     text = logic.csv_text(("key", "value", "comment"), rows)
     parsed = list(csv.reader(io.StringIO(text)))
-    assert parsed == [["key", "value", "comment"], ["a", "3.5", "'=HYPERLINK(\"http://x\")"], ["b", "", ""]]
+    assert parsed == [["key", "value", "comment"], ["a", "3.5", '\'=HYPERLINK("http://x")'], ["b", "", ""]]
     assert logic.spreadsheet_safe(-3) == -3  # numbers stay numbers
 
 
