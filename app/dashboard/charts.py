@@ -6,6 +6,7 @@ sits next to a table with the same numbers, its text alternative.
 """
 
 import base64
+from functools import lru_cache
 
 import pygal
 from pygal.style import Style
@@ -51,19 +52,31 @@ def _config() -> dict[str, object]:
 
 def radar(axes: list[str], series: list[tuple[str, list[float | None]]]) -> str:
     """Perspective scores on a spider chart, one line per round (current first)."""
-    chart = pygal.Radar(width=560, height=460, fill=False, **_config())
-    chart.x_labels = axes
-    for index, (label, values) in enumerate(series):
-        chart.add(
-            label, values, stroke_style={"width": 4 if index == 0 else 2, "dasharray": "" if index == 0 else "6,4"}
-        )
-    return _data_uri(chart)
+    return _radar(tuple(axes), tuple((label, tuple(values)) for label, values in series))
 
 
 def trend(labels: list[str], series: list[tuple[str, list[logic.TrendPoint]]]) -> str:
     """Overall and perspective scores over the rounds so far."""
+    return _trend(tuple(labels), tuple((name, tuple(points)) for name, points in series))
+
+
+# A chart is a pure function of its numbers, and rendering one costs more than the rest of the page;
+# the same numbers (a poll that found a note but no new answer, another facilitator) reuse the SVG.
+@lru_cache(maxsize=256)
+def _radar(axes: tuple[str, ...], series: tuple[tuple[str, tuple[float | None, ...]], ...]) -> str:
+    chart = pygal.Radar(width=560, height=460, fill=False, **_config())
+    chart.x_labels = list(axes)
+    for index, (label, values) in enumerate(series):
+        chart.add(
+            label, list(values), stroke_style={"width": 4 if index == 0 else 2, "dasharray": "" if index == 0 else "6,4"}
+        )
+    return _data_uri(chart)
+
+
+@lru_cache(maxsize=256)
+def _trend(labels: tuple[str, ...], series: tuple[tuple[str, tuple[logic.TrendPoint, ...]], ...]) -> str:
     chart = pygal.Line(width=640, height=320, allow_interruptions=True, **_config())
-    chart.x_labels = labels
+    chart.x_labels = list(labels)
     for index, (name, points) in enumerate(series):
         chart.add(name, [p.value for p in points], stroke_style={"width": 4 if index == 0 else 2})
     return _data_uri(chart)

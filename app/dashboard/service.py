@@ -1,6 +1,7 @@
 """Reads and writes behind the facilitator's pages: cluster setup, rounds, the reflection session, exports."""
 
-from collections import defaultdict
+import hashlib
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -70,10 +71,61 @@ def _cluster(session: Session, round_: Round) -> Cluster:
     return cluster_service.get_cluster(session, round_.cluster_id)
 
 
+# Scores of a round are memoised per process under a key read from the database on every request:
+# the round's submitted-response count and latest change, its entered KPI values, and the whole
+# effective scorecard (baselines, targets, weights, activation, own KPIs) with the scoring rules.
+# Any change to what a score rests on changes the key, so every app process stays correct on its
+# own; the memo only spares recomputing the earlier rounds (trends) while members answer the current one.
+_MEMO_SIZE = 512
+_memo: "OrderedDict[tuple[object, ...], RoundResult]" = OrderedDict()
+
+
+def _fingerprints(session: Session, ids: list[int]) -> dict[int, tuple[object, ...]]:
+    responses = {
+        round_id: (n, str(latest))
+        for round_id, n, latest in session.exec(
+            select(Response.round_id, func.count(), func.max(Response.updated_at))
+            .where(col(Response.round_id).in_(ids), Response.status == "submitted")
+            .group_by(col(Response.round_id))
+        )
+    }
+    values = {
+        round_id: (n, str(latest))
+        for round_id, n, latest in session.exec(
+            select(KpiValue.round_id, func.count(), func.max(KpiValue.updated_at))
+            .where(col(KpiValue.round_id).in_(ids))
+            .group_by(col(KpiValue.round_id))
+        )
+    }
+    return {i: (responses.get(i, (0, None)), values.get(i, (0, None))) for i in ids}
+
+
 def results(
     session: Session, rounds: list[Round], scorecard: Scorecard, rules: scoring.ScoringRules
 ) -> list[RoundResult]:
-    """Scores of several rounds from three grouped queries instead of three per round.
+    """Scores of several rounds, the same numbers the scoring API gives round by round."""
+    settings = hashlib.sha256(scorecard.model_dump_json().encode() + repr(rules).encode()).hexdigest()
+    prints = _fingerprints(session, [r.id or 0 for r in rounds])
+    keys = {r.id: (r.id, settings, prints[r.id or 0]) for r in rounds}
+    missing = [r for r in rounds if keys[r.id] not in _memo]
+    if missing:
+        for result in _compute(session, missing, scorecard, rules):
+            _memo[keys[result.round.id]] = result
+            while len(_memo) > _MEMO_SIZE:
+                _memo.popitem(last=False)
+    out = []
+    for round_ in rounds:
+        key = keys[round_.id]
+        _memo.move_to_end(key)
+        cached = _memo[key]
+        out.append(RoundResult(round_, cached.scores, cached.submitted, cached.values))
+    return out
+
+
+def _compute(
+    session: Session, rounds: list[Round], scorecard: Scorecard, rules: scoring.ScoringRules
+) -> list[RoundResult]:
+    """Three grouped queries for all the rounds instead of three per round.
 
     Identical answers are counted in the database and expanded here; the engine then sees the
     same multiset of values the scoring API gives it, so the numbers agree with /scores.
