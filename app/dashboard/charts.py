@@ -67,8 +67,9 @@ def _radar(axes: tuple[str, ...], series: tuple[tuple[str, tuple[float | None, .
     chart = pygal.Radar(width=560, height=460, fill=False, **_config())
     chart.x_labels = list(axes)
     for index, (label, values) in enumerate(series):
+        current = index == 0
         chart.add(
-            label, list(values), stroke_style={"width": 4 if index == 0 else 2, "dasharray": "" if index == 0 else "6,4"}
+            label, list(values), stroke_style={"width": 4 if current else 2, "dasharray": "" if current else "6,4"}
         )
     return _data_uri(chart)
 
