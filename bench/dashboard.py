@@ -12,6 +12,7 @@ render under 150 ms on the project's machine.
 """
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -185,6 +186,8 @@ def main() -> None:
             etag = client.get(live_url, headers={"HX-Request": "true"}).headers["ETag"]
             poll_ms = statistics.median(timed(poll, args.repeat * 3))
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} (other work on the machine inflates every figure)")
     print(f"page size: {len(page.content) / 1024:.0f} KiB (before gzip)")
     verdict = "met" if full_ms < TARGET_MS else "NOT met"
     print(f"session screen, full page:          median {full_ms:7.1f} ms  (target < {TARGET_MS:.0f} ms: {verdict})")
