@@ -30,7 +30,7 @@ POLL_TIMEOUT = 20_000  # ms: the screen polls every 3 s, and the machine may be 
 
 
 @dataclass
-class Session_:
+class Reflection:
     cluster_id: int
     round_id: int
     links: list[str]
@@ -38,7 +38,7 @@ class Session_:
 
 
 @pytest.fixture
-def reflection(server: LiveServer) -> Session_:
+def reflection(server: LiveServer) -> Reflection:
     with Session(server.engine) as session:
         cluster = factories.cluster(session, name="Thai Food Cluster (Bangkok)")
         members = [
@@ -53,7 +53,7 @@ def reflection(server: LiveServer) -> Session_:
         links = [factories.member_link(session, m) for m in members]
         session.commit()
         assert cluster.id and round_.id
-        return Session_(cluster.id, round_.id, [f"{server.url}{link}" for link in links], facilitator.email)
+        return Reflection(cluster.id, round_.id, [f"{server.url}{link}" for link in links], facilitator.email)
 
 
 @dataclass
@@ -115,7 +115,7 @@ def _overall(page: Page) -> str:
 
 
 def test_live_session_with_three_phones_then_note_and_action_carry_over(
-    server: LiveServer, browser: Browser, reflection: Session_, screen: Screen
+    server: LiveServer, browser: Browser, reflection: Reflection, screen: Screen
 ) -> None:
     page = screen.page
     page.goto(f"{server.url}/login")
@@ -190,7 +190,7 @@ def test_live_session_with_three_phones_then_note_and_action_carry_over(
     expect(page.locator("#carried-actions")).not_to_contain_text("Invite the guarantee fund")
 
 
-def test_setup_and_proposals_pages_are_accessible(server: LiveServer, reflection: Session_, screen: Screen) -> None:
+def test_setup_and_proposals_pages_are_accessible(server: LiveServer, reflection: Reflection, screen: Screen) -> None:
     page = screen.page
     page.goto(f"{server.url}/login")
     page.get_by_label("Email").fill(reflection.email)
