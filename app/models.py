@@ -5,13 +5,14 @@ from app.auth.models import ApiToken, Grant, JoinCode, MemberLink, RateLimitHit,
 from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
 from app.proposals.models import IndicatorProposal
 from app.reflection.models import ActionItem, ReflectionNote
-from app.responses.models import Answer, CsfRating, Response
+from app.responses.models import Answer, AnswerChange, CsfRating, Response
 from app.rounds.models import KpiValue, Round
 from app.scorecards.models import TemplateVersion
 
 __all__ = [
     "ActionItem",
     "Answer",
+    "AnswerChange",
     "ApiToken",
     "AuditEvent",
     "Cluster",

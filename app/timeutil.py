@@ -10,6 +10,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes (stored in UTC), PostgreSQL aware ones: compare both as aware UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def timestamp(*, nullable: bool = False) -> Any:
     """A timezone-aware column; set to now on insert unless nullable (then set by the code that knows when)."""
     if nullable:

@@ -6,7 +6,7 @@ the recording of failed attempts (see `hit`), which must survive the rollback of
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_
@@ -18,7 +18,7 @@ from app.auth.models import ROLES, ApiToken, Grant, JoinCode, MemberLink, RateLi
 from app.clusters.models import Cluster, Participant, Programme
 from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
 from app.rounds.models import Round
-from app.timeutil import utcnow
+from app.timeutil import as_utc, utcnow
 
 # 10 per email lets a person who forgot which password they used keep trying for a while, and holds
 # a guesser to 40 guesses an hour. The IP limit is higher because an agency office or a workshop
@@ -50,13 +50,6 @@ _MAX_TOKEN_LENGTH = 200
 
 WRONG_LOGIN = "Wrong email or password."
 INVALID_JOIN_CODE = "This code is not valid (any more)."
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes (stored in UTC), PostgreSQL aware ones: compare both as aware UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _now(now: datetime | None) -> datetime:

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from app.audit.models import AuditEvent
 from app.clusters.models import Cluster, Participant
 from app.proposals.models import IndicatorProposal
-from app.responses.models import Answer, CsfRating, Response
+from app.responses.models import Answer, AnswerChange, CsfRating, Response
 from app.rounds import service as round_service
 from app.rounds.models import Round
 from app.rounds.schemas import RoundStatus
@@ -239,3 +239,37 @@ def test_only_the_member_themself_reaches_the_form(
     staff.post("/login", data={"email": facilitator.email, "password": factories.PASSWORD, "csrf_token": csrf})
     assert staff.get("/api/v1/me").json()["kind"] == "user"
     assert staff.get(f"/rounds/{round_.id}/answer/1").status_code == 404
+
+
+def _device_save(member: Member, round_: Round, name: str, value: str, change_id: str, at_ms: int) -> str:
+    reply = member.http.post(
+        f"/rounds/{round_.id}/autosave",
+        data={name: value, "client_id": change_id, "client_at": str(at_ms)},
+        headers={"HX-Request": "true", "X-CSRF-Token": member.csrf},
+    )
+    assert reply.status_code == 200
+    return reply.text
+
+
+def test_a_change_sent_twice_is_saved_once(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    at = 1_790_000_000_000
+    assert _device_save(member, round_, "k.staff-turnover", "12", "phone-a-0001", at) == "Saved"
+    # The device edits the answer, then a retry of the first change arrives late: it changes nothing.
+    assert _device_save(member, round_, "k.staff-turnover", "9", "phone-a-0002", at + 1000) == "Saved"
+    assert _device_save(member, round_, "k.staff-turnover", "12", "phone-a-0001", at) == "Saved"
+    assert _answers(session, participant)["staff-turnover"] == 9.0
+    assert len(session.exec(select(AnswerChange)).all()) == 2
+
+
+def test_two_devices_last_edit_wins_and_every_version_is_kept(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    at = 1_790_000_000_000
+    # The tablet's edit (later) arrives first; the phone's older edit, queued offline, arrives after.
+    _device_save(member, round_, "r.cost-control", "4", "tablet-0001", at + 60_000)
+    _device_save(member, round_, "r.cost-control", "2", "phone-b-0001", at)
+    assert _answers(session, participant)["rating:cost-control"] == 4
+    changes = session.exec(select(AnswerChange).order_by(AnswerChange.id)).all()  # type: ignore[arg-type]
+    assert [(c.value, c.applied) for c in changes] == [("4", True), ("2", False)]
+    superseded = session.exec(select(AuditEvent).where(AuditEvent.action == "answer_superseded")).one()
+    assert (superseded.after or {})["value"] == "2"
