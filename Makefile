@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-dashboard
+.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-dashboard
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# 1,000 clusters x 4 rounds x 25 members in a scratch PostgreSQL database (BENCH_POSTGRES_URL); prints timings.
+bench-scale: install
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) var test-output node_modules static/vendor

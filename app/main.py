@@ -18,6 +18,8 @@ from starlette.types import Scope
 from app.auth.deps import load_principal, verify_csrf
 from app.auth.routes import api as access_api
 from app.auth.routes import pages as auth_pages
+from app.benchmarks.routes import api as benchmarks_api
+from app.benchmarks.routes import pages as benchmark_pages
 from app.clusters.routes import router as clusters_api
 from app.config import ROOT, Settings, get_settings
 from app.dashboard.routes import pages as facilitator_pages
@@ -140,11 +142,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": "This was changed at the same time by another request; please retry."}, status_code=409
         )
 
-    for router in (access_api, scorecards_api, clusters_api, rounds_api, responses_api, scoring_api):
+    for router in (access_api, scorecards_api, clusters_api, rounds_api, responses_api, scoring_api, benchmarks_api):
         app.include_router(router, prefix="/api/v1")
     app.include_router(home_pages)
     app.include_router(auth_pages)
     app.include_router(member_form_pages)
+    app.include_router(benchmark_pages)
     app.include_router(facilitator_pages)
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app

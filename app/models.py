@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, Grant, JoinCode, MemberLink, RateLimitHit, Registration, User
+from app.benchmarks.models import BenchmarkSource, BenchmarkValue
 from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
 from app.proposals.models import IndicatorProposal
 from app.reflection.models import ActionItem, ReflectionNote
@@ -15,6 +16,8 @@ __all__ = [
     "AnswerChange",
     "ApiToken",
     "AuditEvent",
+    "BenchmarkSource",
+    "BenchmarkValue",
     "Cluster",
     "ClusterKpi",
     "CsfRating",

@@ -90,9 +90,15 @@ def main() -> int:
         context = browser.new_context(**PHONE)  # type: ignore[arg-type]
         context.add_cookies(cookies)  # type: ignore[arg-type]
         page = context.new_page()
+        everything: list[Transfer] = []
+        context.on("requestfinished", lambda request: everything.append(_transfer(request)))
         seen = _record(page)
         page.goto(step_url, wait_until="networkidle")
         first_requests, first_bytes = _report("First load of a form step (empty cache)", seen)
+        page.wait_for_function(f"async () => !!(await caches.match('/rounds/{round_id}/review'))")
+        page_urls = {t.url for t in seen}
+        kept = [t for t in everything if t.url not in page_urls and t.response_bytes > 0]
+        _report("Then, in the background: the service worker keeps the other steps for offline use", kept)
 
         seen.clear()
         page.locator('label:has(input[name="r.ease-of-access-to-loans"][value="3"])').click()

@@ -234,3 +234,40 @@ def staff_round_for(capability: Capability) -> Any:
         return round_
 
     return Depends(dependency)
+
+
+# --- benchmarks (issue 6): who sees peers by name, and whose data a viewer already sees ---------------
+
+
+def benchmark_named_programmes(principal: Principal) -> set[int] | None:
+    """Programmes whose sharing clusters the principal sees by name in benchmarks.
+
+    Agency staff see names within their own programmes, administrators everywhere (None); everyone
+    else (facilitators, observers, members) gets an empty set: peers only as aggregates.
+    """
+    if principal.user is None:
+        return set()
+    if principal.user.is_admin:
+        return None
+    return {g.programme_id for g in principal.grants if g.role == "agency" and g.programme_id is not None}
+
+
+def sees_benchmark_names(principal: Principal, programme_id: int) -> bool:
+    named = benchmark_named_programmes(principal)
+    return named is None or programme_id in named
+
+
+def require_benchmark_agency(principal: Principal) -> None:
+    """The cross-cluster views (heat map, distributions, observatory) are for agency staff and admins."""
+    require_staff(principal)
+    if benchmark_named_programmes(principal) == set():
+        raise Forbidden("Comparisons across clusters by name are for the programme's agency staff.")
+
+
+def benchmark_own_clusters(session: Session, principal: Principal) -> set[int]:
+    """Clusters whose results the principal sees directly. They never count among the peers shown to
+    them, and the differencing control runs over the peer groups of all of them together, so holding
+    several clusters (a facilitator of two, a programme observer) opens no extra way in."""
+    if principal.participant is not None:
+        return {principal.participant.cluster_id}
+    return {c.id for c in visible_clusters(session, principal) if c.id is not None}

@@ -1,7 +1,7 @@
 """answer changes from devices
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-29 07:21:01.515424
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0008'
-down_revision: str | None = '0003'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
