@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 
 class AppError(Exception):
     status_code = 400
@@ -42,3 +44,21 @@ class TooManyAttempts(AppError):
     def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description='Where, e.g. "body.answers.0.value"')
+    message: str
+
+
+class Problem(BaseModel):
+    """The body of every JSON API error (4xx), as the OpenAPI schema documents it."""
+
+    detail: str
+    errors: list[FieldProblem] | None = Field(default=None, description="One entry per rejected field")
+
+
+# Documented on every API router: FastAPI's default 422 schema does not describe the body sent here.
+API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": Problem, "description": "Not found, not allowed, conflict or invalid input"}
+}

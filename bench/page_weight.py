@@ -17,11 +17,9 @@ from pathlib import Path
 from playwright.sync_api import Page, Request, sync_playwright
 from sqlmodel import Session
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests import factories  # noqa: E402
-from tests.browser.conftest import CHROMIUM, PHONE  # noqa: E402
-from tests.support.live_server import live_server  # noqa: E402
+from tests import factories
+from tests.browser.conftest import CHROMIUM, PHONE
+from tests.support.live_server import live_server
 
 FIRST_LOAD_BUDGET_BYTES = 40 * 1024
 FIRST_LOAD_BUDGET_REQUESTS = 4

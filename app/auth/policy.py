@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from app.auth.principal import Principal
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant, Programme
-from app.deps import SessionDep
+from app.deps import PathId, SessionDep
 from app.errors import Forbidden, NotFound, Unauthorized
 from app.responses import service as response_service
 from app.responses.models import Response
@@ -149,7 +149,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def cluster_for(capability: Capability) -> Any:
-    def dependency(cluster_id: int, session: SessionDep, principal: PrincipalDep) -> Cluster:
+    def dependency(cluster_id: PathId, session: SessionDep, principal: PrincipalDep) -> Cluster:
         cluster = cluster_service.get_cluster(session, cluster_id)
         require(principal, cluster, capability)
         return cluster
@@ -158,7 +158,7 @@ def cluster_for(capability: Capability) -> Any:
 
 
 def round_for(capability: Capability) -> Any:
-    def dependency(round_id: int, session: SessionDep, principal: PrincipalDep) -> Round:
+    def dependency(round_id: PathId, session: SessionDep, principal: PrincipalDep) -> Round:
         round_ = round_service.get_round(session, round_id)
         require(principal, cluster_service.get_cluster(session, round_.cluster_id), capability)
         return round_
@@ -167,7 +167,7 @@ def round_for(capability: Capability) -> Any:
 
 
 def response_for(*, write: bool) -> Any:
-    def dependency(response_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+    def dependency(response_id: PathId, session: SessionDep, principal: PrincipalDep) -> Response:
         response = response_service.get_response(session, response_id)
         round_ = round_service.get_round(session, response.round_id)
         response_access(principal, cluster_service.get_cluster(session, round_.cluster_id), response, write=write)
@@ -177,7 +177,7 @@ def response_for(*, write: bool) -> Any:
 
 
 def participant_for(capability: Capability) -> Any:
-    def dependency(participant_id: int, session: SessionDep, principal: PrincipalDep) -> Participant:
+    def dependency(participant_id: PathId, session: SessionDep, principal: PrincipalDep) -> Participant:
         participant = cluster_service.get_participant(session, participant_id)
         require(principal, cluster_service.get_cluster(session, participant.cluster_id), capability)
         return participant
@@ -186,7 +186,7 @@ def participant_for(capability: Capability) -> Any:
 
 
 def programme_for(*, agency: bool) -> Any:
-    def dependency(programme_id: int, session: SessionDep, principal: PrincipalDep) -> Programme:
+    def dependency(programme_id: PathId, session: SessionDep, principal: PrincipalDep) -> Programme:
         programme = cluster_service.get_programme(session, programme_id)
         (require_programme_agency if agency else require_programme)(principal, programme)
         return programme

@@ -579,6 +579,11 @@ def hit(session: Session, bucket: str, now: datetime) -> None:
 
 def _record_hits(session: Session, buckets: Iterable[str], now: datetime) -> None:
     now = as_utc(now)
+    if session.get_bind().dialect.name == "sqlite":
+        # app.db begins a request that changes data IMMEDIATE, holding SQLite's one write lock; the request
+        # has written nothing yet (callers record failures first), so end its transaction or the separate
+        # one below would wait for it until busy_timeout.
+        session.rollback()
     with Session(session.get_bind()) as own:
         own.add_all([RateLimitHit(bucket=bucket, at=now) for bucket in buckets])
         # Pruning rides along with the write we make anyway. SKIP LOCKED (PostgreSQL; ignored by

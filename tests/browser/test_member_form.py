@@ -72,6 +72,7 @@ def test_member_answers_on_a_phone_with_autosave(server: LiveServer, member_setu
     # Through the remaining steps to the review, then submit. The connection drops on step 3: the member
     # is told the answer is kept on the phone, and it is sent once the connection is back.
     page.get_by_role("button", name="Save and continue").tap()
+    expect(page.get_by_text("Step 3 of 4")).to_be_visible()
     page.wait_for_load_state()
     phone.set_offline(True)
     _choose(page, "r.supply-chain-integration", "3")
