@@ -64,6 +64,7 @@ def answer(
     comment: str = "",
     answers: dict[str, object] | None = None,
 ) -> None:
+    fresh(session)
     response = response_service.start_response(session, round_, member)
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     draft = ResponseDraft(
@@ -96,6 +97,12 @@ def observer(app: FastAPI, client: TestClient, session: Session, setting: Settin
     yield staff_client(app, session, "observer", setting.cluster)
 
 
+def fresh(session: Session) -> None:
+    """End the test's read transaction (SQLite keeps its snapshot until then) and reload objects."""
+    session.commit()
+    session.expire_all()
+
+
 def csrf(http: TestClient) -> dict[str, str]:
     return {"csrf_token": http.headers["X-CSRF-Token"]}
 
@@ -121,6 +128,7 @@ def test_setup_shows_the_scorecard_and_saves_kpi_settings(
     )
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<tr id="kpi-non-performing-loans" class="inactive"')  # unchecked
+    fresh(session)
     kpi = cluster_service.scorecard(session, setting.cluster).kpi("non-performing-loans")
     assert kpi is not None and (kpi.active, kpi.baseline, kpi.target, kpi.weight) == (False, 40.0, 20.0, 2.0)
     # A target on the wrong side of the baseline for a "fewer is better" KPI is refused and explained.
@@ -147,6 +155,7 @@ def test_facilitator_adds_a_cluster_kpi_directly(facilitator: TestClient, settin
         follow_redirects=False,
     )
     assert response.status_code == 303
+    fresh(session)
     kpi = cluster_service.scorecard(session, setting.cluster).kpi("own-joint-trade-fair-stands")
     assert kpi is not None and kpi.is_custom and (kpi.baseline, kpi.target) == (1.0, 4.0)
     refused = facilitator.post(
@@ -189,7 +198,7 @@ def test_template_upgrade_preview_and_apply(facilitator: TestClient, setting: Se
         f"/clusters/{setting.cluster.id}/upgrade/{newer.id}", data=csrf(facilitator), follow_redirects=False
     )
     assert done.status_code == 303
-    session.expire_all()
+    fresh(session)
     cluster = cluster_service.get_cluster(session, setting.cluster.id or 0)
     assert cluster.template_version_id == newer.id
     scorecard = cluster_service.scorecard(session, cluster)
@@ -233,7 +242,7 @@ def test_accepting_a_reworded_proposal_adds_it_to_the_scorecard(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    session.expire_all()
+    fresh(session)
     proposal = session.get(IndicatorProposal, proposal.id)
     assert proposal is not None and proposal.status == "accepted"
     assert proposal.kpi_key == "own-joint-purchases-of-raw-materials"
@@ -302,6 +311,7 @@ def test_round_page_status_values_and_response_rate(
         follow_redirects=False,
     )
     assert value.status_code == 303
+    fresh(session)
     stored = {v.kpi_key: v for v in round_service.kpi_values(session, setting.round)}
     assert (
         stored["non-performing-loans"].value == 12
@@ -317,7 +327,7 @@ def test_round_page_status_values_and_response_rate(
             f"/rounds/{setting.round.id}/status", data={"status": status, **csrf(facilitator)}, follow_redirects=False
         )
         assert r.status_code == 303
-        session.refresh(setting.round)
+        fresh(session)
         assert setting.round.status == expected
 
 
@@ -326,6 +336,7 @@ def test_new_round_from_the_rounds_page(facilitator: TestClient, setting: Settin
         f"/clusters/{setting.cluster.id}/rounds", data={"label": "2026 H2", **csrf(facilitator)}, follow_redirects=False
     )
     assert response.status_code == 303
+    fresh(session)
     labels = [r.label for r in round_service.list_rounds(session, setting.cluster)]
     assert labels == ["2026 H1", "2026 H2"]
     assert "2026 H2" in facilitator.get(f"/clusters/{setting.cluster.id}/rounds").text
@@ -424,9 +435,11 @@ def test_notes_and_actions_carry_over_to_the_next_round(
         )
     bad = facilitator.post(f"/rounds/{round_.id}/actions", data={"title": "x", "due_date": "soon", **csrf(facilitator)})
     assert bad.status_code == 422
+    fresh(session)
     done_id = session.exec(select(ActionItem.id).where(ActionItem.title == "Draft the joint purchase rules")).one()
     facilitator.post(f"/rounds/{round_.id}/actions/{done_id}", data={"status": "done", **csrf(facilitator)})
 
+    fresh(session)
     round_service.set_status(session, round_, RoundStatus.closed, actor="t")
     next_round = round_service.create_round(session, setting.cluster, RoundCreate(label="2026 H2"))
     session.commit()
@@ -436,6 +449,7 @@ def test_notes_and_actions_carry_over_to_the_next_round(
     assert "Split on costs: buy together?" in page.split('id="previous-notes"')[1]
     # The note is a note of the earlier round, not of this one.
     assert "Split on costs" not in page.split('id="session-notes"')[1].split("</ul>")[0]
+    fresh(session)
     assert session.exec(select(ReflectionNote)).one().round_id == round_.id
     audited = set(session.exec(select(AuditEvent.action).where(AuditEvent.cluster_id == setting.cluster.id)))
     assert {"reflection_note", "action_added", "action_status"} <= audited
@@ -454,7 +468,7 @@ def test_an_action_of_another_cluster_cannot_be_changed(
         f"/rounds/{setting.round.id}/actions/{action.id}", data={"status": "done", **csrf(facilitator)}
     )
     assert response.status_code == 404
-    session.refresh(action)
+    fresh(session)
     assert action.status == "open"
 
 
