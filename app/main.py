@@ -22,6 +22,7 @@ from app.benchmarks.routes import api as benchmarks_api
 from app.benchmarks.routes import pages as benchmark_pages
 from app.clusters.routes import router as clusters_api
 from app.config import ROOT, Settings, get_settings
+from app.dashboard.routes import pages as facilitator_pages
 from app.db import RequestLimit, make_engine
 from app.errors import API_ERROR_RESPONSES, AppError, TooManyAttempts, Unauthorized
 from app.home import router as home_pages
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(member_form_pages)
     app.include_router(benchmark_pages)
     app.include_router(openrosa_routes)
+    app.include_router(facilitator_pages)
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 

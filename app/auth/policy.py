@@ -208,6 +208,34 @@ StaffDep = Annotated[Principal, Depends(_staff)]
 AdminDep = Annotated[Principal, Depends(_admin)]
 
 
+# --- facilitator pages: staff only, even for capabilities members share (read, results) ------------
+
+
+def require_staff_on(principal: Principal, cluster: Cluster, capability: Capability) -> None:
+    """The facilitator's pages show the whole cluster; a member has their own pages instead."""
+    require(principal, cluster, capability)
+    if principal.user is None:
+        raise NotFound("No such cluster.")
+
+
+def staff_cluster_for(capability: Capability) -> Any:
+    def dependency(cluster_id: int, session: SessionDep, principal: PrincipalDep) -> Cluster:
+        cluster = cluster_service.get_cluster(session, cluster_id)
+        require_staff_on(principal, cluster, capability)
+        return cluster
+
+    return Depends(dependency)
+
+
+def staff_round_for(capability: Capability) -> Any:
+    def dependency(round_id: int, session: SessionDep, principal: PrincipalDep) -> Round:
+        round_ = round_service.get_round(session, round_id)
+        require_staff_on(principal, cluster_service.get_cluster(session, round_.cluster_id), capability)
+        return round_
+
+    return Depends(dependency)
+
+
 # --- benchmarks (issue 6): who sees peers by name, and whose data a viewer already sees ---------------
 
 

@@ -17,6 +17,15 @@ class ProposalCreate(BaseModel):
     language: str | None = Field(default=None, max_length=10)
 
 
+class ProposalWording(BaseModel):
+    """The facilitator's edit of a proposal before deciding on it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    title: str = Field(min_length=3, max_length=300)
+    question: str = Field(default="", max_length=1000)
+    unit: str | None = Field(default=None, max_length=40)
+
+
 class ProposalRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

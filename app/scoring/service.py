@@ -1,6 +1,7 @@
 """Collects a round's answers, ratings and KPI values from the database and hands them to the engine."""
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 from sqlmodel import Session, col, select
@@ -21,7 +22,7 @@ from app.scoring.schemas import (
 )
 
 
-def _rules(spec: TemplateSpec) -> logic.ScoringRules:
+def rules_for(spec: TemplateSpec) -> logic.ScoringRules:
     return logic.ScoringRules(
         scale_min=spec.rating_scale.min,
         scale_max=spec.rating_scale.max,
@@ -54,7 +55,21 @@ def round_inputs(
         if rating is not None:
             ratings[csf_key].append(rating)
     entered = {row.kpi_key: row.value for row in round_service.kpi_values(session, round_)}
+    perspectives, csfs, kpis = inputs_from(scorecard, answer_values, ratings, entered)
+    return perspectives, csfs, kpis, len(session.exec(submitted).all())
 
+
+def inputs_from(
+    scorecard: Scorecard,
+    answer_values: Mapping[str, Sequence[float]],
+    ratings: Mapping[str, Sequence[int]],
+    entered: Mapping[str, float],
+) -> tuple[list[logic.PerspectiveInput], list[logic.CsfInput], list[logic.KpiInput]]:
+    """The engine's inputs from one round's submitted answers, ratings and entered values.
+
+    Separate from the queries so that the dashboard can fetch many rounds at once and still
+    score each exactly as the API does.
+    """
     perspectives, csfs, kpis = [], [], []
     for perspective in scorecard.perspectives:
         perspectives.append(logic.PerspectiveInput(key=perspective.key, weight=perspective.weight))
@@ -90,7 +105,7 @@ def round_inputs(
                         answers=answers,
                     )
                 )
-    return perspectives, csfs, kpis, len(session.exec(submitted).all())
+    return perspectives, csfs, kpis
 
 
 def _score(score: logic.Score) -> ScoreRead:
@@ -103,7 +118,7 @@ def round_scores(session: Session, round_: Round, *, core_only: bool = False) ->
     scorecard = cluster_service.scorecard(session, cluster)
     perspectives, csfs, kpis, submitted = round_inputs(session, round_, scorecard)
     result = logic.score_round(
-        perspectives, csfs, kpis, _rules(cluster_service.template_spec(session, cluster)), core_only=core_only
+        perspectives, csfs, kpis, rules_for(cluster_service.template_spec(session, cluster)), core_only=core_only
     )
     kpi_inputs = {k.key: k for k in kpis}
     return RoundScoresRead(

@@ -13,6 +13,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.auth import service as auth_service
+from app.clusters import service as cluster_service
+from app.dashboard import service as dashboard_service
+from app.proposals import service as proposal_service
+from app.proposals.schemas import ProposalCreate
 from app.responses import service as response_service
 from tests import factories
 
@@ -25,6 +29,7 @@ RESPONSES = MANAGE
 OWNER_OR_MANAGE = MANAGE | {"member"}
 OWNER_OR_RESPONSES = RESPONSES | {"member"}
 PUBLIC = set(ROLES)
+STAFF_READ = MANAGE | {"observer"}  # facilitator pages: staff only, observers read-only
 MEMBER = {"member"}  # a member's own self-evaluation form: staff answer through the API, not as the member
 # Cross-cluster benchmark views: agency staff of any programme (they see their own programmes) and admins.
 BENCHMARK_AGENCY = {"admin", "agency", "outsider"}
@@ -116,6 +121,29 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/rounds/{round_id}/thanks"): (MEMBER, None),
     ("GET", "/rounds/{round_id}/proposals"): (MEMBER, None),
     ("POST", "/rounds/{round_id}/proposals"): (MEMBER, None),
+    ("GET", "/clusters/{cluster_id}/setup"): (STAFF_READ, None),
+    ("POST", "/clusters/{cluster_id}/setup/kpis/{kpi_key}"): (MANAGE, None),
+    ("POST", "/clusters/{cluster_id}/setup/kpis"): (MANAGE, None),
+    ("GET", "/clusters/{cluster_id}/upgrade/{version_id}"): (MANAGE, None),
+    ("POST", "/clusters/{cluster_id}/upgrade/{version_id}"): (MANAGE, None),
+    ("GET", "/clusters/{cluster_id}/proposals"): (STAFF_READ, None),
+    ("POST", "/clusters/{cluster_id}/proposals/{proposal_id}"): (MANAGE, None),
+    ("GET", "/clusters/{cluster_id}/rounds"): (STAFF_READ, None),
+    ("POST", "/clusters/{cluster_id}/rounds"): (MANAGE, None),
+    ("GET", "/rounds/{round_id}/manage"): (STAFF_READ, None),
+    ("POST", "/rounds/{round_id}/status"): (MANAGE, None),
+    ("POST", "/rounds/{round_id}/kpi-values/{kpi_key}"): (MANAGE, None),
+    ("POST", "/rounds/{round_id}/member-links"): (MANAGE, None),
+    ("POST", "/rounds/{round_id}/join-code"): (MANAGE, None),
+    ("GET", "/rounds/{round_id}/session"): (STAFF_READ, None),
+    ("GET", "/rounds/{round_id}/session/live"): (STAFF_READ, None),
+    ("POST", "/rounds/{round_id}/notes"): (MANAGE, None),
+    ("POST", "/rounds/{round_id}/actions"): (MANAGE, None),
+    ("POST", "/rounds/{round_id}/actions/{action_id}"): (MANAGE, None),
+    ("GET", "/rounds/{round_id}/print"): (STAFF_READ, None),
+    ("GET", "/rounds/{round_id}/export/answers.csv"): (RESPONSES, None),
+    ("GET", "/rounds/{round_id}/export/scores.csv"): (STAFF_READ, None),
+    ("GET", "/rounds/{round_id}/export.xlsx"): (RESPONSES, None),
 }
 UNDOCUMENTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
 
@@ -169,6 +197,17 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
         session, round_.id or 0, created_by=users["facilitator"].id or 0, secret=app.state.settings.secret_key
     )
     registered = factories.participant(session, cluster)
+    proposal = proposal_service.propose(
+        session,
+        member,
+        ProposalCreate(csf_key="cost-control", title="Joint purchases"),
+        scorecard=cluster_service.scorecard(session, cluster),
+        round_id=round_.id,
+        actor="test",
+    )
+    action = dashboard_service.add_action(
+        session, round_, title="Visit the bank", owner="", due_date=None, csf_key=None, actor="test"
+    )
     auth_service.record_registration(session, join_code, registered.id or 0)
     session.commit()
 
@@ -194,6 +233,8 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
         "token": member_tokens["member"],
         "step": 1,
         "fmt": "csv",
+        "proposal_id": proposal.id,
+        "action_id": action.id,
     }
     return World(ids=ids, clients=clients)
 
