@@ -1,9 +1,6 @@
 // Live results on the reflection session screen. The page works without this file (a Refresh link);
 // with it, each htmx poll sends the ETag of what is shown, and a 304 (nothing new) swaps nothing.
 (function () {
-  // htmx settles "style" by writing the attribute, even an empty one, which the CSP (no inline
-  // styles) refuses on every swap; these pages set no style attributes, so nothing is lost.
-  if (window.htmx) htmx.config.attributesToSettle = ["class", "width", "height"];
   document.addEventListener("htmx:configRequest", function (e) {
     var etag = e.detail.elt && e.detail.elt.dataset ? e.detail.elt.dataset.etag : null;
     if (etag && e.detail.verb === "get") e.detail.headers["If-None-Match"] = etag;
