@@ -6,7 +6,14 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck check migrate demo clean
+.PHONY: install run test lint typecheck check migrate demo clean messages compile
+
+# Interface translations (Babel): en is the source language; these have catalogues.
+CATALOGUE_LOCALES := es pt th
+MO_FILES := $(foreach l,$(CATALOGUE_LOCALES),translations/$(l)/LC_MESSAGES/messages.mo)
+# Besides the gettext functions, an AppError's or AnswerRejected's first argument is a message.
+BABEL_KEYWORDS := -k _l -k _nl:1,2 -k NotFound -k Conflict -k InvalidInput -k Forbidden -k Unauthorized \
+	-k TooManyAttempts -k AppError -k AnswerRejected
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +21,23 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(MO_FILES)
+
+# Compiled catalogues are built, never committed (see .gitignore).
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -D messages -l $* -i $< -o $@
+
+compile: $(MO_FILES)
+
+# After changing interface strings: extract them, merge them into every catalogue, then translate
+# what the completeness test (tests/unit/i18n/test_catalogues.py) reports, and `make compile`.
+messages: $(STAMP)
+	$(BIN)/pybabel extract --mapping-file babel.cfg --no-default-keywords -k _ -k gettext -k ngettext:1,2 \
+		-k pgettext:1c,2 -k npgettext:1c,2,3 $(BABEL_KEYWORDS) --add-comments=Translators: \
+		--project=ClusterScore --copyright-holder="ClusterScore contributors" --sort-by-file \
+		--output-file translations/messages.pot .
+	$(BIN)/pybabel update --input-file translations/messages.pot --output-dir translations --domain messages \
+		--previous --ignore-obsolete
 
 migrate: install
 	$(BIN)/clusterscore migrate

@@ -210,7 +210,7 @@ def update_kpi_settings(
 ) -> ClusterKpi:
     row = kpi_rows(session, cluster).get(key)
     if row is None:
-        raise NotFound(f"The scorecard of this cluster has no KPI {key!r}.")
+        raise NotFound("The scorecard of this cluster has no KPI '%(key)s'.", key=key)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("active") is None:
         changes.pop("active", None)
@@ -240,9 +240,9 @@ def add_custom_kpi(session: Session, cluster: Cluster, data: CustomKpiCreate, *,
     assert cluster.id is not None
     spec = template_spec(session, cluster)
     if spec.csf(data.csf_key) is None:
-        raise InvalidInput(f"The scorecard has no CSF {data.csf_key!r}.")
+        raise InvalidInput("The scorecard has no CSF '%(key)s'.", key=data.csf_key)
     if data.key in kpi_rows(session, cluster):
-        raise Conflict(f"This scorecard already has a KPI with key {data.key!r}.")
+        raise Conflict("This scorecard already has a KPI with key '%(key)s'.", key=data.key)
     try:
         kpi = KpiSpec.model_validate(
             {**data.model_dump(exclude={"csf_key", "kpi_type", "language"}, exclude_none=True), "type": data.kpi_type}

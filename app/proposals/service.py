@@ -6,6 +6,7 @@ from app.audit import service as audit
 from app.clusters.models import Participant
 from app.clusters.schemas import Scorecard
 from app.errors import InvalidInput
+from app.i18n.translation import _l
 from app.proposals.models import IndicatorProposal
 from app.proposals.schemas import ProposalCreate
 
@@ -22,7 +23,7 @@ def propose(
     if scorecard.csf(data.csf_key) is None:
         raise InvalidInput(
             "Please choose which success factor this indicator belongs to.",
-            details=[{"field": "csf_key", "message": "Please choose one of the success factors."}],
+            details=[{"field": "csf_key", "message": _l("Please choose one of the success factors.")}],
         )
     assert participant.id is not None
     proposal = IndicatorProposal(

@@ -44,7 +44,7 @@ def set_status(session: Session, round_: Round, status: RoundStatus, *, actor: s
     if status == current:
         return round_
     if status not in ALLOWED_TRANSITIONS[current]:
-        raise Conflict(f"A {current.value} round cannot be set to {status.value}.")
+        raise Conflict("A %(current)s round cannot be set to %(status)s.", current=current.value, status=status.value)
     audit.record(
         session,
         actor=actor,
@@ -66,9 +66,11 @@ def set_kpi_value(session: Session, round_: Round, kpi_key: str, data: KpiValueS
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     kpi = cluster_service.scorecard(session, cluster).kpi(kpi_key)
     if kpi is None:
-        raise NotFound(f"The scorecard of this cluster has no KPI {kpi_key!r}.")
+        raise NotFound("The scorecard of this cluster has no KPI '%(key)s'.", key=kpi_key)
     if kpi.level != "cluster":
-        raise InvalidInput(f"KPI {kpi_key!r} is answered by members; its value is computed from their answers.")
+        raise InvalidInput(
+            "KPI '%(key)s' is answered by members; its value is computed from their answers.", key=kpi_key
+        )
     if kpi.type == "percent" and not 0 <= data.value <= 100:
         raise InvalidInput("A percentage must lie between 0 and 100.")
     if kpi.type in ("count", "yes_no") and (data.value < 0 or data.value != int(data.value)):

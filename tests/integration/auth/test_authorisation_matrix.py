@@ -79,6 +79,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/m/{token}"): (PUBLIC, None),
     ("GET", "/join"): (PUBLIC, None),
     ("POST", "/join"): (PUBLIC, None),
+    ("POST", "/language"): (PUBLIC, None),
 }
 UNDOCUMENTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
 
