@@ -149,11 +149,16 @@ class Msg(str):
         return self
 
     def localized(self, locale: str | None = None) -> str:
-        catalogue = translations(locale or get_locale())
+        locale = locale or get_locale()
+        catalogue = translations(locale)
+        # A value may itself be a message, e.g. a round status named in a sentence.
+        params = {
+            key: value.localized(locale) if isinstance(value, Msg) else value for key, value in self.params.items()
+        }
         if self.plural is not None and self.n is not None:
-            return catalogue.ngettext(self.msgid, self.plural, self.n) % self.params
+            return catalogue.ngettext(self.msgid, self.plural, self.n) % params
         text = catalogue.gettext(self.msgid)
-        return text % self.params if self.params else text
+        return text % params if params else text
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.msgid, self.plural, self.n, self.params))

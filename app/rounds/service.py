@@ -6,6 +6,7 @@ from app.audit import service as audit
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n.translation import _l
 from app.rounds.models import KpiValue, Round
 from app.rounds.schemas import KpiValueSet, RoundCreate, RoundStatus
 from app.timeutil import utcnow
@@ -39,12 +40,21 @@ def get_round(session: Session, round_id: int) -> Round:
     return round_
 
 
+# For messages and pages that name a round's status.
+# Translators: the status of an evaluation round, as in "an open round".
+STATUS_NAMES = {RoundStatus.draft: _l("draft"), RoundStatus.open: _l("open"), RoundStatus.closed: _l("closed")}
+
+
 def set_status(session: Session, round_: Round, status: RoundStatus, *, actor: str) -> Round:
     current = RoundStatus(round_.status)
     if status == current:
         return round_
     if status not in ALLOWED_TRANSITIONS[current]:
-        raise Conflict("A %(current)s round cannot be set to %(status)s.", current=current.value, status=status.value)
+        raise Conflict(
+            "A %(current)s round cannot be set to %(status)s.",
+            current=STATUS_NAMES[current],
+            status=STATUS_NAMES[status],
+        )
     audit.record(
         session,
         actor=actor,
