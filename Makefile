@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck check migrate demo clean messages compile
+.PHONY: install run test lint typecheck check migrate demo clean messages compile extract
 
 # Interface translations (Babel): en is the source language; these have catalogues.
 CATALOGUE_LOCALES := es pt th
@@ -31,11 +31,14 @@ compile: $(MO_FILES)
 
 # After changing interface strings: extract them, merge them into every catalogue, then translate
 # what the completeness test (tests/unit/i18n/test_catalogues.py) reports, and `make compile`.
-messages: $(STAMP)
-	$(BIN)/pybabel extract --mapping-file babel.cfg --no-default-keywords -k _ -k gettext -k ngettext:1,2 \
+POT ?= translations/messages.pot
+extract:
+	$(BIN)/pybabel -q extract --mapping-file babel.cfg --no-default-keywords -k _ -k gettext -k ngettext:1,2 \
 		-k pgettext:1c,2 -k npgettext:1c,2,3 $(BABEL_KEYWORDS) --add-comments=Translators: \
 		--project=ClusterScore --copyright-holder="ClusterScore contributors" --sort-by-file \
-		--output-file translations/messages.pot .
+		--output-file $(POT) .
+
+messages: $(STAMP) extract
 	$(BIN)/pybabel update --input-file translations/messages.pot --output-dir translations --domain messages \
 		--previous --ignore-obsolete
 

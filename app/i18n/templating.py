@@ -1,8 +1,10 @@
 """What templates need to speak the reader's language: gettext, formatting filters, language marks."""
 
+from collections.abc import Callable
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from app.i18n import translation
@@ -46,6 +48,17 @@ def scorecard_label(scorecard: Any, item: Any, field: str) -> Markup:
     return Markup(escape(text))
 
 
+def _per_render(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja2 evaluates a filter on a constant ({{ 0.5 | format_percent }}) once, when it compiles the
+    template, which would fix it in whichever locale came first; a context filter is run per render."""
+
+    @pass_context
+    def filter_(_context: Context, *args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return filter_
+
+
 def install(env: Environment) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -56,14 +69,15 @@ def install(env: Environment) -> None:
         npgettext=translation.raw_npgettext,
     )
     env.finalize = _finalize
-    env.filters.update(
-        format_decimal=translation.format_decimal,
-        format_percent=translation.format_percent,
-        format_date=translation.format_date,
-        format_datetime=translation.format_datetime,
-        language_name=language_name,
-        lang_label=lang_label,
-    )
+    locale_aware = {
+        "format_decimal": translation.format_decimal,
+        "format_percent": translation.format_percent,
+        "format_date": translation.format_date,
+        "format_datetime": translation.format_datetime,
+        "language_name": language_name,
+        "lang_label": lang_label,
+    }
+    env.filters.update({name: _per_render(func) for name, func in locale_aware.items()})
     env.globals.update(
         scorecard_label=scorecard_label,
         languages=list(translation.LANGUAGE_NAMES.items()),
