@@ -69,7 +69,7 @@ def install(env: Environment) -> None:
         npgettext=translation.raw_npgettext,
     )
     env.finalize = _finalize
-    locale_aware = {
+    locale_aware: dict[str, Callable[..., Any]] = {
         "format_decimal": translation.format_decimal,
         "format_percent": translation.format_percent,
         "format_date": translation.format_date,
