@@ -26,12 +26,13 @@ from app.home import router as home_pages
 from app.i18n.routes import current_locale, locale_of
 from app.i18n.routes import router as i18n_pages
 from app.i18n.translation import _l, translated
+from app.responses.pages import pages as member_form_pages
 from app.responses.routes import router as responses_api
 from app.rounds.routes import router as rounds_api
 from app.scorecards import service as scorecard_service
 from app.scorecards.routes import router as scorecards_api
 from app.scoring.routes import router as scoring_api
-from app.web import HTMX_CDN_ORIGIN, render
+from app.web import HTMX_CDN_ORIGIN, is_htmx, render
 
 log = logging.getLogger("clusterscore")
 
@@ -90,7 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
-        if not request.url.path.startswith("/docs"):  # Swagger UI loads its own scripts from a CDN
+        # A policy for documents only: an htmx fragment lives under its page's policy, and every byte
+        # counts on a member's 2G autosave. Swagger UI (/docs) loads its own scripts from a CDN.
+        is_document = response.headers.get("content-type", "").startswith("text/html") and not is_htmx(request)
+        if is_document and not request.url.path.startswith("/docs"):
             response.headers.setdefault("Content-Security-Policy", csp)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
@@ -142,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home_pages)
     app.include_router(auth_pages)
     app.include_router(i18n_pages)
+    app.include_router(member_form_pages)
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 

@@ -62,3 +62,9 @@ def user(session: Session, *, is_admin: bool = False, grants: tuple[tuple[str, P
 def api_token(session: Session, account: User) -> str:
     _token, plaintext = auth_service.issue_api_token(session, account, "tests")
     return plaintext
+
+
+def member_link(session: Session, of: Participant) -> str:
+    """The path of a participant's personal link (what the facilitator sends them)."""
+    assert of.id is not None
+    return f"/m/{auth_service.issue_member_link(session, of.id)}"

@@ -174,6 +174,7 @@ class Scorecard(BaseModel):
     fallback_language: str = "en"
     rating_min: int
     rating_max: int
+    rating_labels: dict[int, str] = Field(default_factory=dict)
     perspectives: list[ScorecardPerspective]
 
     def kpis(self) -> list[ScorecardKpi]:

@@ -188,6 +188,9 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
         fallback_language=fallback,
         rating_min=spec.rating_scale.min,
         rating_max=spec.rating_scale.max,
+        rating_labels={
+            point: localize(label, lang, fallback) or str(point) for point, label in spec.rating_scale.labels.items()
+        },
         perspectives=perspectives,
     )
 

@@ -9,6 +9,7 @@ from app.clusters.models import Participant
 from app.clusters.schemas import Scorecard
 from app.errors import Conflict, InvalidInput, NotFound
 from app.i18n.translation import _l
+from app.responses import form as member_form
 from app.responses.logic import AnswerRejected, check_rating, coerce_answer
 from app.responses.models import Answer, CsfRating, Response
 from app.responses.schemas import ResponseDraft, ResponseRead
@@ -132,6 +133,35 @@ def save_draft(
     session.add(response)
     session.flush()
     return response
+
+
+def find_response(session: Session, round_: Round, participant: Participant) -> Response | None:
+    statement = select(Response).where(Response.round_id == round_.id, Response.participant_id == participant.id)
+    return session.exec(statement).first()
+
+
+def save_form_fields(
+    session: Session, response: Response, fields: dict[str, str], *, scorecard: Scorecard, actor: str
+) -> dict[str, str]:
+    """Save every valid field a member posted and return a message for each field that is not.
+
+    Unlike the API (all or nothing), a member's form keeps what was right: one mistyped number
+    must not cost the other answers of the page.
+    """
+    stored = {r.csf_key: r for r in read(session, response).ratings}
+    posted = member_form.draft_from_form(fields, stored)
+    errors = dict(posted.errors)
+    try:
+        save_draft(session, response, posted.draft, scorecard=scorecard, actor=actor)
+    except InvalidInput as exc:
+        for problem in exc.details or []:
+            name = posted.field_for(problem["field"])
+            if name is not None:
+                errors[name] = problem["message"]
+        rest = posted.without(set(errors))
+        if rest.answers or rest.ratings:
+            save_draft(session, response, rest, scorecard=scorecard, actor=actor)
+    return errors
 
 
 def submit(session: Session, response: Response, *, client_id: str | None, actor: str) -> Response:

@@ -25,6 +25,7 @@ RESPONSES = MANAGE
 OWNER_OR_MANAGE = MANAGE | {"member"}
 OWNER_OR_RESPONSES = RESPONSES | {"member"}
 PUBLIC = set(ROLES)
+MEMBER = {"member"}  # a member's own self-evaluation form: staff answer through the API, not as the member
 
 # (method, path) -> (roles allowed, json body or None)
 MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
@@ -80,6 +81,15 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/join"): (PUBLIC, None),
     ("POST", "/join"): (PUBLIC, None),
     ("POST", "/language"): (PUBLIC, None),
+    ("GET", "/rounds/{round_id}/answer"): (MEMBER, None),
+    ("GET", "/rounds/{round_id}/answer/{step}"): (MEMBER, None),
+    ("POST", "/rounds/{round_id}/answer/{step}"): (MEMBER, None),
+    ("POST", "/rounds/{round_id}/autosave"): (MEMBER, None),
+    ("GET", "/rounds/{round_id}/review"): (MEMBER, None),
+    ("POST", "/rounds/{round_id}/submit"): (MEMBER, None),
+    ("GET", "/rounds/{round_id}/thanks"): (MEMBER, None),
+    ("GET", "/rounds/{round_id}/proposals"): (MEMBER, None),
+    ("POST", "/rounds/{round_id}/proposals"): (MEMBER, None),
 }
 UNDOCUMENTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
 
@@ -156,6 +166,7 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
         "version_id": cluster.template_version_id,
         "kpi_key": "sector-financial-products",
         "token": member_tokens["member"],
+        "step": 1,
     }
     return World(ids=ids, clients=clients)
 

@@ -1,0 +1,199 @@
+"""The member's self-evaluation in the browser: one step per perspective, a review, submit, thanks.
+
+Works as plain form posts without JavaScript; with htmx each field is saved as it is changed
+(autosave) and the page shows whether it was. The JSON API (routes.py) is the same service underneath.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from app.auth.policy import PrincipalDep, round_for
+from app.auth.principal import Principal
+from app.clusters import service as cluster_service
+from app.clusters.models import Cluster, Participant
+from app.clusters.schemas import Scorecard
+from app.deps import SessionDep
+from app.errors import NotFound
+from app.proposals import service as proposal_service
+from app.proposals.schemas import ProposalCreate
+from app.responses import form as member_form
+from app.responses import service
+from app.responses.models import Response as MemberResponse
+from app.rounds.models import Round
+from app.scoring import service as scoring_service
+from app.web import is_htmx, render
+
+
+@dataclass
+class MemberForm:
+    """Everything a member page shows: whose form, which round, the scorecard and the answers so far."""
+
+    round: Round
+    cluster: Cluster
+    participant: Participant
+    scorecard: Scorecard
+    response: MemberResponse | None
+    values: dict[str, str]
+
+    @property
+    def base_url(self) -> str:
+        return f"/rounds/{self.round.id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.round.status == "open"
+
+    @property
+    def submitted(self) -> bool:
+        return self.response is not None and self.response.status == "submitted"
+
+    def context(self, **extra: object) -> dict[str, object]:
+        progress = member_form.progress(self.scorecard, self.values)
+        return {"form": self, "progress": progress, "steps": len(self.scorecard.perspectives), **extra}
+
+
+def _member_form(session: SessionDep, principal: PrincipalDep, round_: Round = round_for("answer")) -> MemberForm:
+    """Only the member themself answers here ("answer" is a member-only capability)."""
+    participant = principal.participant
+    assert participant is not None
+    cluster = cluster_service.get_cluster(session, round_.cluster_id)
+    scorecard = cluster_service.scorecard(session, cluster, lang=participant.language)
+    response = service.find_response(session, round_, participant)
+    answers = service.read(session, response) if response is not None else None
+    values = member_form.stored_values(answers, scorecard)
+    return MemberForm(round_, cluster, participant, scorecard, response, values)
+
+
+MemberFormDep = Annotated[MemberForm, Depends(_member_form)]
+pages = APIRouter(tags=["member form"], include_in_schema=False)
+
+
+def _after_post(url: str, request: Request) -> Response:
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+async def _posted_fields(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {name: str(value) for name, value in form.items() if member_form.is_form_field(name)}
+
+
+def _save(session: Session, form: MemberForm, principal: Principal, fields: dict[str, str]) -> dict[str, str]:
+    response = form.response or service.start_response(session, form.round, form.participant)
+    form.response = response
+    errors = service.save_form_fields(session, response, fields, scorecard=form.scorecard, actor=principal.actor)
+    # Show what the member typed, valid or not: nothing they typed is lost from the page.
+    form.values.update(fields)
+    return errors
+
+
+@pages.get("/rounds/{round_id}/answer")
+def resume(form: MemberFormDep) -> Response:
+    """Coming back another day: straight to the first step with an unanswered question."""
+    if form.submitted or not form.is_open:
+        return RedirectResponse(f"{form.base_url}/thanks", status_code=303)
+    step = member_form.progress(form.scorecard, form.values).first_open_step
+    target = f"{form.base_url}/answer/{step}" if step else f"{form.base_url}/review"
+    return RedirectResponse(target, status_code=303)
+
+
+def _perspective_index(form: MemberForm, step: int) -> int:
+    if not 1 <= step <= len(form.scorecard.perspectives):
+        raise NotFound("No such step.")
+    return step - 1
+
+
+@pages.get("/rounds/{round_id}/answer/{step}", response_class=HTMLResponse)
+def show_step(step: int, request: Request, form: MemberFormDep) -> Response:
+    perspective = form.scorecard.perspectives[_perspective_index(form, step)]
+    return render(request, "responses/step.html", form.context(step=step, perspective=perspective, errors={}))
+
+
+@pages.post("/rounds/{round_id}/answer/{step}", response_class=HTMLResponse)
+async def save_step(
+    step: int, request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep
+) -> Response:
+    """The plain (no JavaScript) way: the whole step at once, then on to the next or back."""
+    perspective = form.scorecard.perspectives[_perspective_index(form, step)]
+    errors = _save(session, form, principal, await _posted_fields(request))
+    if errors:
+        context = form.context(step=step, perspective=perspective, errors=errors)
+        return render(request, "responses/step.html", context, status_code=422)
+    go = str((await request.form()).get("go", "next"))
+    if go == "back" and step > 1:
+        return _after_post(f"{form.base_url}/answer/{step - 1}", request)
+    if go == "next" and step < len(form.scorecard.perspectives):
+        return _after_post(f"{form.base_url}/answer/{step + 1}", request)
+    return _after_post(f"{form.base_url}/review", request)
+
+
+@pages.post("/rounds/{round_id}/autosave", response_class=HTMLResponse)
+async def autosave(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
+    """htmx posts each field as it changes; the answer is only the field's saved / not saved status."""
+    fields = await _posted_fields(request)
+    errors = _save(session, form, principal, fields)
+    return render(request, "responses/autosave.html", {"names": list(fields), "errors": errors})
+
+
+@pages.get("/rounds/{round_id}/review", response_class=HTMLResponse)
+def review(request: Request, form: MemberFormDep) -> Response:
+    return render(request, "responses/review.html", form.context())
+
+
+@pages.post("/rounds/{round_id}/submit")
+def submit(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
+    response = form.response or service.start_response(session, form.round, form.participant)
+    service.submit(session, response, client_id=None, actor=principal.actor)
+    return _after_post(f"{form.base_url}/thanks", request)
+
+
+@pages.get("/rounds/{round_id}/thanks", response_class=HTMLResponse)
+def thanks(request: Request, session: SessionDep, form: MemberFormDep) -> Response:
+    """How the cluster is doing so far, if the cluster chose to show members the live results."""
+    scores = scoring_service.round_scores(session, form.round) if form.cluster.shows_members_results else None
+    return render(request, "responses/thanks.html", form.context(scores=scores))
+
+
+@pages.get("/rounds/{round_id}/proposals", response_class=HTMLResponse)
+def proposals(request: Request, session: SessionDep, form: MemberFormDep) -> Response:
+    return render(request, "responses/proposals.html", _proposal_context(session, form, values={}, errors={}))
+
+
+def _proposal_context(
+    session: Session, form: MemberForm, *, values: dict[str, str], errors: dict[str, str], done: bool = False
+) -> dict[str, object]:
+    mine = proposal_service.proposals_of(session, form.participant)
+    return form.context(proposals=mine, proposal=values, errors=errors, done=done)
+
+
+@pages.post("/rounds/{round_id}/proposals", response_class=HTMLResponse)
+async def propose(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
+    """A member proposes an indicator of their own; the facilitator decides on it."""
+    posted = {name: str(value) for name, value in (await request.form()).items() if name != "csrf_token"}
+    fields = {name: value for name, value in posted.items() if value.strip() or name in {"title", "csf_key"}}
+    try:
+        data = ProposalCreate.model_validate({**fields, "language": form.participant.language})
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): _proposal_message(str(e["loc"][0])) for e in exc.errors()}
+        context = _proposal_context(session, form, values=posted, errors=errors)
+        return render(request, "responses/proposals.html", context, block="proposal_form", status_code=422)
+    proposal_service.propose(
+        session, form.participant, data, scorecard=form.scorecard, round_id=form.round.id, actor=principal.actor
+    )
+    context = _proposal_context(session, form, values={}, errors={}, done=True)
+    return render(request, "responses/proposals.html", context, block="proposal_form")
+
+
+def _proposal_message(field: str) -> str:
+    return {
+        "title": "Please name the indicator in a few words (at least 3 characters).",
+        "csf_key": "Please choose which success factor this indicator belongs to.",
+        "question": "Please keep the question under 1000 characters.",
+        "unit": "Please keep the unit short (40 characters at most).",
+    }.get(field, "Please check this field.")

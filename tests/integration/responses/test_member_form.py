@@ -1,0 +1,241 @@
+"""The member's self-evaluation form over HTTP: steps, autosave, plain posts, review, submit, proposals."""
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.audit.models import AuditEvent
+from app.clusters.models import Cluster, Participant
+from app.proposals.models import IndicatorProposal
+from app.responses.models import Answer, CsfRating, Response
+from app.rounds import service as round_service
+from app.rounds.models import Round
+from app.rounds.schemas import RoundStatus
+from tests import factories
+
+
+class Member:
+    """A member's phone: a client logged in through the personal link."""
+
+    def __init__(self, app: FastAPI, link: str) -> None:
+        self.http = TestClient(app)
+        assert self.http.get(link, follow_redirects=False).status_code == 303
+        self.csrf = self.http.get("/api/v1/me").json()["csrf_token"]
+
+    def autosave(self, round_: Round, name: str, value: str) -> str:
+        reply = self.http.post(
+            f"/rounds/{round_.id}/autosave",
+            data={name: value},
+            headers={"HX-Request": "true", "X-CSRF-Token": self.csrf},
+        )
+        assert reply.status_code == 200
+        return reply.text
+
+    def post_step(self, round_: Round, step: int, fields: dict[str, str], go: str = "next") -> object:
+        data = {**fields, "csrf_token": self.csrf, "go": go}
+        return self.http.post(f"/rounds/{round_.id}/answer/{step}", data=data, follow_redirects=False)
+
+
+@pytest.fixture
+def setting(session: Session) -> tuple[Cluster, Participant, Round]:
+    cluster = factories.cluster(session)
+    member = factories.participant(session, cluster)
+    round_ = factories.open_round(session, cluster)
+    session.commit()
+    return cluster, member, round_
+
+
+@pytest.fixture
+def member(app: FastAPI, session: Session, setting: tuple[Cluster, Participant, Round]) -> Iterator[Member]:
+    link = factories.member_link(session, setting[1])
+    session.commit()
+    phone = Member(app, link)
+    yield phone
+    phone.http.close()
+
+
+def _answers(session: Session, participant: Participant) -> dict[str, float | str | None]:
+    session.expire_all()
+    response = session.exec(select(Response).where(Response.participant_id == participant.id)).first()
+    if response is None:
+        return {}
+    values: dict[str, float | str | None] = {
+        a.kpi_key: a.value_num if a.value_text is None else a.value_text
+        for a in session.exec(select(Answer).where(Answer.response_id == response.id))
+    }
+    for r in session.exec(select(CsfRating).where(CsfRating.response_id == response.id)):
+        values[f"rating:{r.csf_key}"] = r.rating
+        values[f"comment:{r.csf_key}"] = r.comment
+    return values
+
+
+def test_step_asks_each_question_with_a_fitting_input_and_a_label(member: Member, setting: tuple) -> None:
+    _cluster, _participant, round_ = setting
+    page = member.http.get(f"/rounds/{round_.id}/answer/1").text
+    assert "Step 1 of 4" in page
+    # Every CSF of the financial perspective is rated on the template's 1..5 scale, with its words.
+    for csf in ("ease-of-access-to-loans", "financial-market-sophistication", "cost-control"):
+        assert page.count(f'name="r.{csf}"') == 5
+    assert "Not at all" in page and "Fully" in page
+    # yes/no as two buttons, numbers with a numeric keyboard; cluster-level KPIs are not asked.
+    assert page.count('name="k.business-marketing-plans"') == 2
+    assert re.search(r'name="k.loan-repayment-period"[^>]*inputmode="decimal"', page, re.S)
+    assert 'name="k.non-performing-loans"' not in page
+    # Every text input and textarea has a label tied to it.
+    for field_id in re.findall(r'<(?:input type="text"|textarea) id="([^"]+)"', page):
+        assert f'<label for="{field_id}">' in page
+
+
+def test_autosave_saves_one_field_and_explains_a_wrong_value(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    assert member.autosave(round_, "k.customer-satisfaction", "85") == "Saved"
+    assert member.autosave(round_, "r.quality-of-goods-and-services", "4") == "Saved"
+    reply = member.autosave(round_, "k.customer-satisfaction", "185")
+    assert "between 0 and 100" in reply and "error" in reply
+    answers = _answers(session, participant)
+    assert answers["customer-satisfaction"] == 85.0  # the wrong value changed nothing
+    assert answers["rating:quality-of-goods-and-services"] == 4
+
+
+def test_a_comment_saved_alone_keeps_the_rating(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    member.autosave(round_, "r.cost-control", "2")
+    member.autosave(round_, "c.cost-control", "No joint purchasing yet")
+    member.autosave(round_, "r.cost-control", "3")
+    answers = _answers(session, participant)
+    assert answers["rating:cost-control"] == 3
+    assert answers["comment:cost-control"] == "No joint purchasing yet"
+
+
+def test_plain_post_keeps_what_was_right_and_marks_what_was_not(
+    member: Member, setting: tuple, session: Session
+) -> None:
+    _cluster, participant, round_ = setting
+    fields = {
+        "r.quality-of-goods-and-services": "5",
+        "k.customer-satisfaction": "90",
+        "k.returns-complaints": "-4",
+        "k.online-trading": "yes",
+    }
+    reply = member.post_step(round_, 2, fields)
+    assert reply.status_code == 422  # type: ignore[attr-defined]
+    page = reply.text  # type: ignore[attr-defined]
+    assert "Please enter a percentage between 0 and 100." in page
+    assert 'value="-4"' in page  # what the member typed is still in the field
+    assert re.search(r'id="k-returns-complaints"[^>]*aria-invalid="true"', page, re.S)
+    answers = _answers(session, participant)
+    assert answers["customer-satisfaction"] == 90.0 and answers["online-trading"] == 1.0
+    assert "returns-complaints" not in answers
+
+
+def test_steps_without_javascript_resume_review_and_submit(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    reply = member.post_step(round_, 1, {"r.ease-of-access-to-loans": "3", "k.business-marketing-plans": "no"})
+    assert reply.headers["location"] == f"/rounds/{round_.id}/answer/2"  # type: ignore[attr-defined]
+    # Coming back later: straight to the first step with an open question (step 1 still has some).
+    resume = member.http.get(f"/rounds/{round_.id}/answer", follow_redirects=False)
+    assert resume.headers["location"] == f"/rounds/{round_.id}/answer/1"
+    page = member.http.get(f"/rounds/{round_.id}/answer/1").text
+    assert re.search(r'name="r.ease-of-access-to-loans" value="3" checked', page)
+    review = member.http.get(f"/rounds/{round_.id}/review").text
+    assert "Not answered" in review and "questions have no answer yet" in review
+    done = member.http.post(f"/rounds/{round_.id}/submit", data={"csrf_token": member.csrf}, follow_redirects=False)
+    assert done.headers["location"] == f"/rounds/{round_.id}/thanks"
+    session.expire_all()
+    response = session.exec(select(Response).where(Response.participant_id == participant.id)).one()
+    assert response.status == "submitted"
+    assert (
+        member.http.get(f"/rounds/{round_.id}/answer", follow_redirects=False).headers["location"].endswith("/thanks")
+    )
+
+
+def test_thanks_shows_results_only_when_the_cluster_shows_them(
+    member: Member, setting: tuple, session: Session
+) -> None:
+    cluster, _participant, round_ = setting
+    member.autosave(round_, "r.cost-control", "4")
+    member.http.post(f"/rounds/{round_.id}/submit", data={"csrf_token": member.csrf})
+    thanks = member.http.get(f"/rounds/{round_.id}/thanks").text
+    assert "Thank you!" in thanks and "How the cluster is doing so far" in thanks
+    assert "Based on 1 submitted answers." in thanks
+    cluster.shows_members_results = False
+    session.add(cluster)
+    session.commit()
+    assert "How the cluster is doing so far" not in member.http.get(f"/rounds/{round_.id}/thanks").text
+
+
+def test_correction_after_submit_is_saved_and_audited(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    member.autosave(round_, "k.staff-turnover", "12")
+    member.http.post(f"/rounds/{round_.id}/submit", data={"csrf_token": member.csrf})
+    assert "saved as a correction" in member.http.get(f"/rounds/{round_.id}/answer/3").text
+    assert member.autosave(round_, "k.staff-turnover", "8") == "Saved"
+    assert _answers(session, participant)["staff-turnover"] == 8.0
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "answer_corrected")).all()
+    assert [(e.before or {}).get("value_num") for e in events] == [12.0]
+    assert [(e.after or {}).get("value_num") for e in events] == [8.0]
+
+
+def test_closed_round_refuses_changes(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    member.autosave(round_, "k.staff-turnover", "12")
+    round_service.set_status(session, round_, RoundStatus.closed, actor="test")
+    session.commit()
+    reply = member.http.post(
+        f"/rounds/{round_.id}/autosave",
+        data={"k.staff-turnover": "3"},
+        headers={"HX-Request": "true", "X-CSRF-Token": member.csrf},
+    )
+    assert reply.status_code == 409
+    assert _answers(session, participant)["staff-turnover"] == 12.0
+    assert "This round is closed" in member.http.get(f"/rounds/{round_.id}/review").text
+
+
+def test_member_proposes_an_indicator(member: Member, setting: tuple, session: Session) -> None:
+    cluster, participant, round_ = setting
+    url = f"/rounds/{round_.id}/proposals"
+    bad = member.http.post(url, data={"csrf_token": member.csrf, "title": "x", "csf_key": ""})
+    assert bad.status_code == 422
+    assert "Please name the indicator" in bad.text and "Please choose which success factor" in bad.text
+    assert session.exec(select(IndicatorProposal)).all() == []
+    good = member.http.post(
+        url,
+        data={
+            "csrf_token": member.csrf,
+            "title": "Joint purchases with other members",
+            "csf_key": "supply-chain-integration",
+            "question": "How many joint purchases did you make this half-year?",
+            "level": "member",
+            "kpi_type": "count",
+            "direction": "increase",
+        },
+        headers={"HX-Request": "true"} | {"X-CSRF-Token": member.csrf},
+    )
+    assert good.status_code == 200 and "your proposal was sent" in good.text
+    assert "<html" not in good.text  # htmx gets only the form area
+    proposal = session.exec(select(IndicatorProposal)).one()
+    assert (proposal.cluster_id, proposal.participant_id, proposal.round_id) == (cluster.id, participant.id, round_.id)
+    assert (proposal.kpi_type, proposal.status) == ("count", "proposed")
+    assert "waiting for the facilitator" in member.http.get(url).text
+
+
+def test_only_the_member_themself_reaches_the_form(
+    app: FastAPI, client: TestClient, session: Session, setting: tuple
+) -> None:
+    cluster, _participant, round_ = setting
+    other_cluster = factories.cluster(session)
+    stranger = factories.participant(session, other_cluster)
+    facilitator = factories.user(session, grants=(("facilitator", cluster),))
+    link = factories.member_link(session, stranger)
+    session.commit()
+    phone = Member(app, link)
+    assert phone.http.get(f"/rounds/{round_.id}/answer/1").status_code == 404
+    staff = TestClient(app)
+    csrf = staff.get("/api/v1/me").json()["csrf_token"]
+    staff.post("/login", data={"email": facilitator.email, "password": factories.PASSWORD, "csrf_token": csrf})
+    assert staff.get("/api/v1/me").json()["kind"] == "user"
+    assert staff.get(f"/rounds/{round_.id}/answer/1").status_code == 404
