@@ -18,6 +18,7 @@ from app.i18n.translation import LOCALES, SOURCE_LOCALE, TRANSLATIONS_DIR
 CATALOGUE_LOCALES = [locale for locale in LOCALES if locale != SOURCE_LOCALE]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 TAG = re.compile(r"<[^>]+>")
+SAME_IN_TRANSLATION = {"Sector", "No"}  # Spanish
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,8 @@ def test_translations_keep_placeholders_and_markup(locale: str) -> None:
                 form,
             )
             assert sorted(TAG.findall(form)) == sorted(TAG.findall(source)), (message.id, form)
-            assert form != source or message.id in {"Sector", "Idioma", "JSON API"}, (message.id, locale)
+            # A copied English msgid is a forgotten translation, except for words that are the same.
+            assert form != source or message.id in SAME_IN_TRANSLATION, (message.id, locale)
     assert list(catalogue.check()) == []  # Babel's own checks (python-format consistency)
 
 
