@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck check migrate demo clean messages compile extract
+.PHONY: install assets run test lint typecheck check migrate demo clean bench-page messages compile extract
 
 # Interface translations (Babel): en is the source language; these have catalogues.
 CATALOGUE_LOCALES := es pt th
@@ -42,6 +42,19 @@ messages: $(STAMP) extract
 	$(BIN)/pybabel update --input-file translations/messages.pot --output-dir translations --domain messages \
 		--previous --ignore-obsolete
 
+# Front-end files from the npm registry (package-lock.json pins them), never committed: the local htmx
+# for HTMX_SRC=local (offline venues, tests) and axe-core for the browser tests' accessibility audit.
+NPM_STAMP := node_modules/.installed
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+static/vendor/htmx.min.js: $(NPM_STAMP)
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+assets: static/vendor/htmx.min.js
+
 migrate: install
 	$(BIN)/clusterscore migrate
 
@@ -52,8 +65,12 @@ run: demo
 	@echo "ClusterScore is starting on http://$(HOST):$(PORT)/ (API docs at /docs). Ctrl+C stops it."
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
-test: install
+test: install assets
 	$(BIN)/pytest -n 2 -p no:cacheprovider
+
+# Bytes and requests of a member form's first load and of one autosave, measured in Chromium.
+bench-page: install assets
+	$(BIN)/python bench/page_weight.py
 
 lint: install
 	$(BIN)/ruff check app tests migrations
@@ -65,4 +82,4 @@ typecheck: install
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) var test-output
+	rm -rf $(VENV) var test-output node_modules static/vendor
