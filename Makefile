@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install assets run test lint typecheck check migrate demo clean bench-page messages compile extract
+.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load test-durability test-fuzz backup \
+	messages compile extract
 
 # Interface translations (Babel): en is the source language; these have catalogues.
 CATALOGUE_LOCALES := es pt th
@@ -70,16 +71,36 @@ test: install assets
 
 # Bytes and requests of a member form's first load and of one autosave, measured in Chromium.
 bench-page: install assets
-	$(BIN)/python bench/page_weight.py
+	$(BIN)/python -m bench.page_weight
 
 lint: install
-	$(BIN)/ruff check app tests migrations
-	$(BIN)/ruff format --check app tests
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff format --check app tests bench
 
 typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# 1,000 clusters x 4 rounds x 25 members in a scratch PostgreSQL database (BENCH_POSTGRES_URL); prints timings.
+bench-scale: install
+	$(BIN)/python bench/scale.py
+# Proof (issue 9): load at a workshop deadline, crash recovery, fuzzing, backups. See docs/benchmarks.md.
+MEMBERS ?= 100
+DB ?= --db sqlite --db postgres
+bench-load: install
+	$(BIN)/python -m bench.load --members $(MEMBERS) $(DB)
+
+test-durability: install
+	$(BIN)/pytest -p no:cacheprovider tests/durability
+
+test-fuzz: install
+	CLUSTERSCORE_FUZZ_EXAMPLES=100 $(BIN)/pytest -p no:cacheprovider tests/integration/api/test_openapi_fuzz.py \
+		tests/integration/test_hostile_input.py tests/unit/scorecards/test_scorecard_properties.py \
+		tests/unit/scorecards/test_scorecard_fuzz.py
+
+backup: install
+	$(BIN)/clusterscore backup
 
 clean:
 	rm -rf $(VENV) var test-output node_modules static/vendor

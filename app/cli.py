@@ -5,13 +5,15 @@ import getpass
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import Session
 
 from app import migrate
 from app.auth import service as auth_service
-from app.config import get_settings
+from app.backup import service as backup_service
+from app.config import ROOT, get_settings
 from app.db import make_engine
 from app.errors import AppError
 from app.scorecards import parsing
@@ -102,6 +104,32 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    database_url = get_settings().database_url
+    destination = args.file
+    if destination is None:
+        suffix = "db" if database_url.startswith("sqlite") else "dump"
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        destination = ROOT / "var" / "backups" / f"clusterscore-{stamp}.{suffix}"
+    try:
+        written = backup_service.backup(database_url=database_url, destination=Path(destination))
+    except backup_service.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Backup written to {written} ({written.stat().st_size:,} bytes).")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    try:
+        backup_service.restore(database_url=get_settings().database_url, source=Path(args.file), replace=args.replace)
+    except backup_service.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored {args.file}. Run `clusterscore migrate` if the backup is from an older version.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clusterscore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="Administrator")
     admin.add_argument("--password", help="omit to be asked (keeps it out of the shell history)")
     admin.set_defaults(run=_create_admin)
+    backup = commands.add_parser("backup", help="write a consistent copy of the database (safe while the app runs)")
+    backup.add_argument("file", nargs="?", help="where to write it (default: var/backups/clusterscore-<time>)")
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser("restore", help="bring a backup back (stop the app first)")
+    restore.add_argument("file")
+    restore.add_argument("--replace", action="store_true", help="overwrite a database that has data in it")
+    restore.set_defaults(run=_restore)
     return parser
 
 

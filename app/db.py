@@ -4,14 +4,17 @@ Services flush but never commit: the session dependency commits once when the ha
 succeeds and rolls back on any error, so a failed request writes nothing at all.
 """
 
+import asyncio
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,14 +29,37 @@ metadata: MetaData = SQLModel.metadata
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers (the live dashboard) run beside the writer (autosaving members);
-    # synchronous=NORMAL in WAL mode loses nothing on a process crash, only on power loss;
-    # busy_timeout makes concurrent writers wait instead of failing with "database is locked".
+    # synchronous=NORMAL in WAL mode loses nothing on a process crash (tests/durability kills the server to
+    # prove it), only the last commits on power loss or an OS crash; FULL would fsync every commit.
+    # busy_timeout makes concurrent writers wait instead of failing with "database is locked"; 30 s because at
+    # a workshop deadline on a busy 2-core host a writer can queue behind many others (bench/load.py).
+    # The driver's own BEGIN is switched off: _sqlite_begin starts every transaction (see there).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+SQLITE_WRITE = "sqlite_write"
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes must upgrade its lock; when another process has
+    # committed in between, SQLite fails it at once ("database is locked": busy_timeout cannot help, waiting
+    # would break the snapshot). Requests that change data therefore take the write lock up front and queue
+    # on busy_timeout; reads stay deferred and never wait for writers.
+    immediate = connection.get_execution_options().get(SQLITE_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# Connections per process. Requests that may touch the database are admitted at most this many at a time
+# (RequestLimit below), so a request never waits for a connection while holding a worker thread.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+POOL_CAPACITY = POOL_SIZE + POOL_OVERFLOW
 
 
 def make_engine(database_url: str) -> Engine:
@@ -41,14 +67,52 @@ def make_engine(database_url: str) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            database_url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(database_url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+
+
+class RequestLimit:
+    """At most `limit` requests in the app at once; the rest wait in the event loop, holding nothing.
+
+    Sync dependencies and handlers run on a pool of 40 threads. Without a limit, a burst of requests (100
+    members autosaving at a deadline) leaves every thread waiting for a database connection while the
+    requests that hold the connections wait for a thread: nothing moves until the pool times out (seen in
+    bench/load.py). With no more requests admitted than there are connections, that cannot happen.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int = POOL_CAPACITY, skip_prefix: str = "/static/") -> None:
+        self.app, self.limit, self.skip_prefix = app, limit, skip_prefix
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.skip_prefix):
+            await self.app(scope, receive, send)
+            return
+        # One semaphore per event loop: test clients start a loop each; uvicorn runs one per worker.
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop) or self._slots.setdefault(loop, asyncio.Semaphore(self.limit))
+        async with slots:
+            await self.app(scope, receive, send)
+
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    engine: Engine = request.app.state.engine
+    with Session(engine, expire_on_commit=False) as session:
+        if engine.dialect.name == "sqlite" and request.method not in SAFE_METHODS:
+            session.connection(execution_options={SQLITE_WRITE: True})
         try:
             yield session
             session.commit()

@@ -14,6 +14,7 @@ from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Programme
 from app.clusters.schemas import (
     ClusterCreate,
+    CustomKpiCreate,
     KpiSettingsUpdate,
     OrganisationType,
     ParticipantCreate,
@@ -169,7 +170,126 @@ CLUSTERS = [
         ),
         (("Assintecal", OrganisationType.association), ("SENAI Calçado", OrganisationType.training)),
     ),
+    # Three more initiatives on the Thai template, so that a member or facilitator of one Thai
+    # cluster has at least three other sharing clusters to be compared with (benchmarks never show
+    # an aggregate of fewer), and the agency's heat map has rows to compare.
+    DemoCluster(
+        "Khon Kaen Rice & Cassava Cluster",
+        "thai-food-cluster",
+        "Food processing",
+        "TH",
+        "Khon Kaen",
+        Typology.italianate,
+        Stage.growing,
+        0.5,
+        (
+            "Isan Rice Mill",
+            "Khon Kaen Tapioca Starch",
+            "Phon Cassava Chips",
+            "Nam Phong Rice Crackers",
+            "Ubolratana Organic Rice",
+            "Mancha Khiri Flour",
+        ),
+        (("Khon Kaen University Agro-Industry", OrganisationType.research),),
+    ),
+    DemoCluster(
+        "Surat Thani Coconut Products Cluster",
+        "thai-food-cluster",
+        "Food processing",
+        "TH",
+        "Surat Thani",
+        Typology.satellite,
+        Stage.emerging,
+        0.3,
+        (
+            "Samui Coconut Oil",
+            "Tapi River Coconut Milk",
+            "Chaiya Salted Egg & Snacks",
+            "Kanchanadit Coconut Sugar",
+            "Phunphin Desiccated Coconut",
+            "Don Sak Palm Foods",
+        ),
+        (("Surat Thani Rajabhat University", OrganisationType.research),),
+    ),
+    DemoCluster(
+        "Nakhon Ratchasima Dairy Cluster",
+        "thai-food-cluster",
+        "Food processing",
+        "TH",
+        "Nakhon Ratchasima",
+        Typology.hub_and_spoke,
+        Stage.mature,
+        0.6,
+        (
+            "Korat Milk Cooperative",
+            "Pak Chong Yoghurt",
+            "Wang Nam Khiao Cheese",
+            "Sikhio Dairy Feed",
+            "Khao Yai Ice Cream",
+            "Muak Lek Milk Products",
+            "Sung Noen Creamery",
+        ),
+        (("Dairy Farming Promotion Organisation", OrganisationType.government),),
+    ),
 ]
+
+# Indicators the clusters defined for themselves (seed Table 6), so the agency's observatory shows
+# recurring ones: three clusters each count joint trade-fair or export missions in their own words.
+CUSTOM_KPIS: dict[str, list[CustomKpiCreate]] = {
+    "Thai Food Cluster (Bangkok & Central)": [
+        CustomKpiCreate(
+            key="joint-export-missions",
+            csf_key="accessibility",
+            title="Number of joint export missions",
+            kpi_type="count",
+            unit="missions",
+        ),
+        CustomKpiCreate(
+            key="food-safety-trainings",
+            csf_key="quality-of-goods-and-services",
+            title="Food safety training sessions held",
+            kpi_type="count",
+            unit="sessions",
+        ),
+    ],
+    "Chiang Mai Processed Fruit Cluster": [
+        CustomKpiCreate(
+            key="export-missions",
+            csf_key="accessibility",
+            title="Joint export missions organised",
+            kpi_type="count",
+            unit="missions",
+        ),
+    ],
+    "Songkhla Seafood Cluster": [
+        CustomKpiCreate(
+            key="trade-missions",
+            csf_key="accessibility",
+            title="Joint export missions (member firms)",
+            level="member",
+            question="How many export missions did your firm join with other cluster firms this period?",
+            kpi_type="count",
+            aggregate="sum",
+            unit="missions",
+        ),
+        CustomKpiCreate(
+            key="haccp-trainings",
+            csf_key="quality-of-goods-and-services",
+            title="Food safety trainings held",
+            kpi_type="count",
+            unit="trainings",
+        ),
+    ],
+    "Khon Kaen Rice & Cassava Cluster": [
+        CustomKpiCreate(
+            key="cassava-price-agreements",
+            csf_key="supply-chain-integration",
+            title="Price agreements with cassava growers",
+            kpi_type="count",
+            unit="agreements",
+        ),
+    ],
+}
 
 COMMENTS = {
     "low": [
@@ -247,6 +367,8 @@ def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng
             cluster_service.update_kpi_settings(
                 session, cluster, kpi.key, KpiSettingsUpdate(baseline=baseline, target=target), actor=ACTOR
             )
+    for custom in CUSTOM_KPIS.get(demo.name, []):
+        cluster_service.add_custom_kpi(session, cluster, custom, actor=ACTOR)
     scorecard = cluster_service.scorecard(session, cluster)
 
     for index, (label, start, end) in enumerate(ROUNDS):
@@ -323,7 +445,7 @@ def seed(session: Session) -> tuple[Programme, bool]:
         ProgrammeCreate(
             name=DEMO_PROGRAMME,
             agency="Demo Development Agency",
-            description="Five cluster initiatives evaluated with balanced scorecards over three rounds.",
+            description="Eight cluster initiatives evaluated with balanced scorecards over three rounds.",
         ),
     )
     for demo in CLUSTERS:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlmodel import Session
 
 from app.config import Settings
@@ -19,3 +19,9 @@ def get_app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+# Row ids are 32-bit integer columns (PostgreSQL `integer`): a larger id in a path can name nothing, and
+# passing it to the database would fail there (SQLite: OverflowError; PostgreSQL: out of range) as a 500.
+MAX_ID = 2_147_483_647
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -9,6 +9,8 @@ and translated when shown (error page, form, JSON body) into the reader's langua
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from app.i18n.translation import Msg
 
 
@@ -54,3 +56,21 @@ class TooManyAttempts(AppError):
     def __init__(self, message: str, *, retry_after: int, details: Any = None, **params: Any) -> None:
         super().__init__(message, details=details, **params)
         self.retry_after = retry_after
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description='Where, e.g. "body.answers.0.value"')
+    message: str
+
+
+class Problem(BaseModel):
+    """The body of every JSON API error (4xx), as the OpenAPI schema documents it."""
+
+    detail: str
+    errors: list[FieldProblem] | None = Field(default=None, description="One entry per rejected field")
+
+
+# Documented on every API router: FastAPI's default 422 schema does not describe the body sent here.
+API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": Problem, "description": "Not found, not allowed, conflict or invalid input"}
+}

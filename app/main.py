@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
@@ -18,10 +18,12 @@ from starlette.types import Scope
 from app.auth.deps import load_principal, verify_csrf
 from app.auth.routes import api as access_api
 from app.auth.routes import pages as auth_pages
+from app.benchmarks.routes import api as benchmarks_api
+from app.benchmarks.routes import pages as benchmark_pages
 from app.clusters.routes import router as clusters_api
 from app.config import ROOT, Settings, get_settings
-from app.db import make_engine
-from app.errors import AppError, TooManyAttempts, Unauthorized
+from app.db import RequestLimit, make_engine
+from app.errors import API_ERROR_RESPONSES, AppError, TooManyAttempts, Unauthorized
 from app.home import router as home_pages
 from app.i18n.routes import current_locale, locale_of
 from app.i18n.routes import router as i18n_pages
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(RequestLimit)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -141,12 +144,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         detail = _l("This was changed at the same time by another request; please retry.")
         return JSONResponse({"detail": detail.localized(locale_of(request))}, status_code=409)
 
-    for router in (access_api, scorecards_api, clusters_api, rounds_api, responses_api, scoring_api):
-        app.include_router(router, prefix="/api/v1")
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+        # A number in a body or query larger than its column takes (an id beyond 32 bits): PostgreSQL says
+        # DataError, SQLite's driver OverflowError. Anything else is a bug and stays a 500.
+        if isinstance(exc, OverflowError) and "SQLite INTEGER" not in str(exc):
+            raise exc
+        return JSONResponse({"detail": "A number is out of the range this service stores."}, status_code=422)
+
+    api_routers = (access_api, scorecards_api, clusters_api, rounds_api, responses_api, scoring_api, benchmarks_api)
+    for router in api_routers:
+        app.include_router(router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
     app.include_router(home_pages)
     app.include_router(auth_pages)
     app.include_router(i18n_pages)
     app.include_router(member_form_pages)
+    app.include_router(benchmark_pages)
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 

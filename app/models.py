@@ -2,18 +2,22 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, Grant, JoinCode, MemberLink, RateLimitHit, Registration, User
+from app.benchmarks.models import BenchmarkSource, BenchmarkValue
 from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
 from app.proposals.models import IndicatorProposal
 from app.reflection.models import ActionItem, ReflectionNote
-from app.responses.models import Answer, CsfRating, Response
+from app.responses.models import Answer, AnswerChange, CsfRating, Response
 from app.rounds.models import KpiValue, Round
 from app.scorecards.models import TemplateVersion
 
 __all__ = [
     "ActionItem",
     "Answer",
+    "AnswerChange",
     "ApiToken",
     "AuditEvent",
+    "BenchmarkSource",
+    "BenchmarkValue",
     "Cluster",
     "ClusterKpi",
     "CsfRating",

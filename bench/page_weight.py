@@ -17,11 +17,9 @@ from pathlib import Path
 from playwright.sync_api import Page, Request, sync_playwright
 from sqlmodel import Session
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests import factories  # noqa: E402
-from tests.browser.conftest import CHROMIUM, PHONE  # noqa: E402
-from tests.support.live_server import live_server  # noqa: E402
+from tests import factories
+from tests.browser.conftest import CHROMIUM, PHONE
+from tests.support.live_server import live_server
 
 FIRST_LOAD_BUDGET_BYTES = 40 * 1024
 FIRST_LOAD_BUDGET_REQUESTS = 4
@@ -90,9 +88,15 @@ def main() -> int:
         context = browser.new_context(**PHONE)  # type: ignore[arg-type]
         context.add_cookies(cookies)  # type: ignore[arg-type]
         page = context.new_page()
+        everything: list[Transfer] = []
+        context.on("requestfinished", lambda request: everything.append(_transfer(request)))
         seen = _record(page)
         page.goto(step_url, wait_until="networkidle")
         first_requests, first_bytes = _report("First load of a form step (empty cache)", seen)
+        page.wait_for_function(f"async () => !!(await caches.match('/rounds/{round_id}/review'))")
+        page_urls = {t.url for t in seen}
+        kept = [t for t in everything if t.url not in page_urls and t.response_bytes > 0]
+        _report("Then, in the background: the service worker keeps the other steps for offline use", kept)
 
         seen.clear()
         page.locator('label:has(input[name="r.ease-of-access-to-loans"][value="3"])').click()

@@ -1,4 +1,5 @@
 from logging.config import fileConfig
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -6,6 +7,7 @@ from sqlalchemy.engine import Connection
 import app.models  # noqa: F401  (registers every table on the metadata)
 from app.config import get_settings
 from app.db import make_engine, metadata
+from app.timeutil import UTCDateTime
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -16,6 +18,13 @@ def _database_url() -> str:
     return config.attributes.get("database_url") or get_settings().database_url
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Migrations spell app.timeutil.UTCDateTime as the column type it stores."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -23,6 +32,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

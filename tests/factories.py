@@ -2,13 +2,14 @@
 
 from itertools import count
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant, Programme
 from app.clusters.schemas import ClusterCreate, ParticipantCreate, ProgrammeCreate
+from app.responses.models import Answer, CsfRating, Response
 from app.rounds import service as round_service
 from app.rounds.models import Round
 from app.rounds.schemas import RoundCreate, RoundStatus
@@ -68,3 +69,19 @@ def member_link(session: Session, of: Participant) -> str:
     """The path of a participant's personal link (what the facilitator sends them)."""
     assert of.id is not None
     return f"/m/{auth_service.issue_member_link(session, of.id)}"
+
+
+def stored_answers(session: Session, participant_id: int) -> tuple[str | None, dict[str, float | str | None]]:
+    """A participant's response as the database holds it: its status, and values by KPI key and `r.`/`c.` + CSF."""
+    session.expire_all()
+    response = session.exec(select(Response).where(Response.participant_id == participant_id)).first()
+    if response is None:
+        return None, {}
+    values: dict[str, float | str | None] = {
+        a.kpi_key: a.value_num if a.value_text is None else a.value_text
+        for a in session.exec(select(Answer).where(Answer.response_id == response.id))
+    }
+    for rating in session.exec(select(CsfRating).where(CsfRating.response_id == response.id)):
+        values[f"r.{rating.csf_key}"] = rating.rating
+        values[f"c.{rating.csf_key}"] = rating.comment
+    return response.status, values

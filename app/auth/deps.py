@@ -9,13 +9,14 @@ from app.auth.principal import Principal
 from app.clusters.models import Participant
 from app.deps import SessionDep
 from app.errors import Forbidden, Unauthorized
+from app.timeutil import as_utc
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def session_stamp(user: User) -> str:
     """Stored in the session at login; a password change moves it on and so ends every other session."""
-    return auth_service.as_utc(user.password_changed_at).isoformat()
+    return as_utc(user.password_changed_at).isoformat()
 
 
 def load_principal(request: Request, session: SessionDep) -> Principal:

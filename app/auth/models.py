@@ -8,10 +8,10 @@ Table names avoid `user` and `grant`, which are reserved words in PostgreSQL and
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from app.timeutil import timestamp
+from app.timeutil import UTCDateTime, timestamp
 
 ROLES = ("agency", "facilitator", "observer")
 
@@ -120,7 +120,7 @@ class JoinCode(SQLModel, table=True):
     code_hash: str = Field(max_length=64, unique=True)
     created_by: int = Field(foreign_key="user_account.id", index=True)
     created_at: datetime = timestamp()
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = timestamp(nullable=True)
 
 
@@ -150,4 +150,4 @@ class RateLimitHit(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     bucket: str = Field(max_length=300)
-    at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)

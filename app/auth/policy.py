@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from app.auth.principal import Principal
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant, Programme
-from app.deps import SessionDep
+from app.deps import PathId, SessionDep
 from app.errors import Forbidden, NotFound, Unauthorized
 from app.responses import service as response_service
 from app.responses.models import Response
@@ -149,7 +149,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def cluster_for(capability: Capability) -> Any:
-    def dependency(cluster_id: int, session: SessionDep, principal: PrincipalDep) -> Cluster:
+    def dependency(cluster_id: PathId, session: SessionDep, principal: PrincipalDep) -> Cluster:
         cluster = cluster_service.get_cluster(session, cluster_id)
         require(principal, cluster, capability)
         return cluster
@@ -158,7 +158,7 @@ def cluster_for(capability: Capability) -> Any:
 
 
 def round_for(capability: Capability) -> Any:
-    def dependency(round_id: int, session: SessionDep, principal: PrincipalDep) -> Round:
+    def dependency(round_id: PathId, session: SessionDep, principal: PrincipalDep) -> Round:
         round_ = round_service.get_round(session, round_id)
         require(principal, cluster_service.get_cluster(session, round_.cluster_id), capability)
         return round_
@@ -167,7 +167,7 @@ def round_for(capability: Capability) -> Any:
 
 
 def response_for(*, write: bool) -> Any:
-    def dependency(response_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+    def dependency(response_id: PathId, session: SessionDep, principal: PrincipalDep) -> Response:
         response = response_service.get_response(session, response_id)
         round_ = round_service.get_round(session, response.round_id)
         response_access(principal, cluster_service.get_cluster(session, round_.cluster_id), response, write=write)
@@ -177,7 +177,7 @@ def response_for(*, write: bool) -> Any:
 
 
 def participant_for(capability: Capability) -> Any:
-    def dependency(participant_id: int, session: SessionDep, principal: PrincipalDep) -> Participant:
+    def dependency(participant_id: PathId, session: SessionDep, principal: PrincipalDep) -> Participant:
         participant = cluster_service.get_participant(session, participant_id)
         require(principal, cluster_service.get_cluster(session, participant.cluster_id), capability)
         return participant
@@ -186,7 +186,7 @@ def participant_for(capability: Capability) -> Any:
 
 
 def programme_for(*, agency: bool) -> Any:
-    def dependency(programme_id: int, session: SessionDep, principal: PrincipalDep) -> Programme:
+    def dependency(programme_id: PathId, session: SessionDep, principal: PrincipalDep) -> Programme:
         programme = cluster_service.get_programme(session, programme_id)
         (require_programme_agency if agency else require_programme)(principal, programme)
         return programme
@@ -206,3 +206,40 @@ def _admin(principal: PrincipalDep) -> Principal:
 
 StaffDep = Annotated[Principal, Depends(_staff)]
 AdminDep = Annotated[Principal, Depends(_admin)]
+
+
+# --- benchmarks (issue 6): who sees peers by name, and whose data a viewer already sees ---------------
+
+
+def benchmark_named_programmes(principal: Principal) -> set[int] | None:
+    """Programmes whose sharing clusters the principal sees by name in benchmarks.
+
+    Agency staff see names within their own programmes, administrators everywhere (None); everyone
+    else (facilitators, observers, members) gets an empty set: peers only as aggregates.
+    """
+    if principal.user is None:
+        return set()
+    if principal.user.is_admin:
+        return None
+    return {g.programme_id for g in principal.grants if g.role == "agency" and g.programme_id is not None}
+
+
+def sees_benchmark_names(principal: Principal, programme_id: int) -> bool:
+    named = benchmark_named_programmes(principal)
+    return named is None or programme_id in named
+
+
+def require_benchmark_agency(principal: Principal) -> None:
+    """The cross-cluster views (heat map, distributions, observatory) are for agency staff and admins."""
+    require_staff(principal)
+    if benchmark_named_programmes(principal) == set():
+        raise Forbidden("Comparisons across clusters by name are for the programme's agency staff.")
+
+
+def benchmark_own_clusters(session: Session, principal: Principal) -> set[int]:
+    """Clusters whose results the principal sees directly. They never count among the peers shown to
+    them, and the differencing control runs over the peer groups of all of them together, so holding
+    several clusters (a facilitator of two, a programme observer) opens no extra way in."""
+    if principal.participant is not None:
+        return {principal.participant.cluster_id}
+    return {c.id for c in visible_clusters(session, principal) if c.id is not None}

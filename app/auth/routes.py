@@ -15,7 +15,7 @@ from app.auth.policy import PrincipalDep, StaffDep, participant_for, round_for
 from app.clusters import service as cluster_service
 from app.clusters.models import Participant
 from app.clusters.schemas import ParticipantCreate
-from app.deps import SessionDep, SettingsDep
+from app.deps import PathId, SessionDep, SettingsDep
 from app.errors import AppError, Conflict, NotFound
 from app.rounds import service as round_service
 from app.rounds.models import Round
@@ -255,7 +255,7 @@ def list_join_codes(session: SessionDep, round_: Round = round_for("manage")) ->
 
 
 @api.delete("/rounds/{round_id}/join-codes/{join_code_id}", status_code=204)
-def revoke_join_code(join_code_id: int, session: SessionDep, round_: Round = round_for("manage")) -> None:
+def revoke_join_code(join_code_id: PathId, session: SessionDep, round_: Round = round_for("manage")) -> None:
     codes = {c.id for c in auth_service.join_codes(session, round_.id or 0)}
     if join_code_id not in codes:
         raise NotFound("No such join code.")
@@ -283,7 +283,7 @@ def list_registrations(session: SessionDep, round_: Round = round_for("manage"))
 
 @api.delete("/rounds/{round_id}/registrations/{registered_id}", status_code=204)
 def remove_registration(
-    registered_id: int, session: SessionDep, principal: PrincipalDep, round_: Round = round_for("manage")
+    registered_id: PathId, session: SessionDep, principal: PrincipalDep, round_: Round = round_for("manage")
 ) -> None:
     """Someone registered who should not have: they can no longer answer; what they gave stays on record."""
     assert round_.id is not None

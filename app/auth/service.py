@@ -6,7 +6,7 @@ the recording of failed attempts (see `hit`), which must survive the rollback of
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_
@@ -19,7 +19,7 @@ from app.clusters.models import Cluster, Participant, Programme
 from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
 from app.i18n.translation import _l, _nl
 from app.rounds.models import Round
-from app.timeutil import utcnow
+from app.timeutil import as_utc, utcnow
 
 # 10 per email lets a person who forgot which password they used keep trying for a while, and holds
 # a guesser to 40 guesses an hour. The IP limit is higher because an agency office or a workshop
@@ -51,13 +51,6 @@ _MAX_TOKEN_LENGTH = 200
 
 WRONG_LOGIN = _l("Wrong email or password.")
 INVALID_JOIN_CODE = _l("This code is not valid (any more).")
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes (stored in UTC), PostgreSQL aware ones: compare both as aware UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -591,6 +584,11 @@ def hit(session: Session, bucket: str, now: datetime) -> None:
 
 def _record_hits(session: Session, buckets: Iterable[str], now: datetime) -> None:
     now = as_utc(now)
+    if session.get_bind().dialect.name == "sqlite":
+        # app.db begins a request that changes data IMMEDIATE, holding SQLite's one write lock; the request
+        # has written nothing yet (callers record failures first), so end its transaction or the separate
+        # one below would wait for it until busy_timeout.
+        session.rollback()
     with Session(session.get_bind()) as own:
         own.add_all([RateLimitHit(bucket=bucket, at=now) for bucket in buckets])
         # Pruning rides along with the write we make anyway. SKIP LOCKED (PostgreSQL; ignored by

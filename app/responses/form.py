@@ -8,8 +8,10 @@ Field names: `r.<csf>` rating, `c.<csf>` comment, `k.<kpi>` answer. Keys are [a-
 names and ids.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from app.clusters.schemas import Scorecard, ScorecardCsf, ScorecardKpi, ScorecardPerspective
 from app.i18n.translation import _l
@@ -135,3 +137,22 @@ def progress(scorecard: Scorecard, values: Mapping[str, str]) -> Progress:
         if given < len(names) and first_open is None:
             first_open = number
     return Progress(answered=answered, total=total, first_open_step=first_open)
+
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+
+
+def device_change(client_id: str, client_at: str) -> tuple[str, datetime] | None:
+    """The device's id and time (ms since 1970) of a change, when it sent valid ones.
+
+    A time far in the future (a phone with a wrong clock) is capped at now, so it cannot make an
+    edit win for ever against later ones.
+    """
+    if not CLIENT_ID.match(client_id) or not client_at.isdigit():
+        return None
+    now = datetime.now(UTC)
+    try:
+        at = datetime.fromtimestamp(int(client_at) / 1000, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return client_id, min(at, now)

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.timeutil import timestamp
@@ -47,3 +47,25 @@ class CsfRating(SQLModel, table=True):
     rating: int | None = None
     comment: str = Field(default="", max_length=2000)
     updated_at: datetime = timestamp()
+
+
+class AnswerChange(SQLModel, table=True):
+    """One change a member's device sent, under the id the device gave it.
+
+    Phones queue answers while offline and send them when the connection returns, possibly twice
+    (a retry after a lost reply) and possibly from two devices. The id makes a repeat a no-op; the
+    device's own timestamp decides which of two edits of the same field wins (last writer wins);
+    changes that lose are kept here too, so no version of an answer is ever lost.
+    """
+
+    __tablename__ = "answer_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The device's id of the change, then ":" and the field: one change may carry several fields.
+    client_id: str = Field(max_length=160, unique=True)
+    response_id: int = Field(foreign_key="response.id", index=True)
+    field: str = Field(max_length=80)
+    value: str = Field(default="", max_length=2000)
+    client_at: datetime = Field(sa_type=DateTime(timezone=True))
+    applied: bool = True
+    received_at: datetime = timestamp()

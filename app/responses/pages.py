@@ -17,6 +17,7 @@ from app.auth.principal import Principal
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant
 from app.clusters.schemas import Scorecard
+from app.config import ROOT
 from app.deps import SessionDep
 from app.errors import NotFound
 from app.i18n.routes import LocaleDep
@@ -28,7 +29,7 @@ from app.responses import service
 from app.responses.models import Response as MemberResponse
 from app.rounds.models import Round
 from app.scoring import service as scoring_service
-from app.web import is_htmx, render
+from app.web import is_htmx, render, static_url
 
 
 @dataclass
@@ -53,6 +54,12 @@ class MemberForm:
     @property
     def submitted(self) -> bool:
         return self.response is not None and self.response.status == "submitted"
+
+    def offline_pages(self) -> list[str]:
+        """What the service worker keeps on the phone so the form opens with no connection."""
+        steps = [f"{self.base_url}/answer/{n}" for n in range(1, len(self.scorecard.perspectives) + 1)]
+        statics = [static_url("app.css"), static_url("member.js")]
+        return [*steps, f"{self.base_url}/review", *statics]
 
     def context(self, **extra: object) -> dict[str, object]:
         progress = member_form.progress(self.scorecard, self.values)
@@ -95,6 +102,13 @@ def _save(session: Session, form: MemberForm, principal: Principal, fields: dict
     # Show what the member typed, valid or not: nothing they typed is lost from the page.
     form.values.update(fields)
     return errors
+
+
+@pages.get("/sw.js")
+def service_worker() -> Response:
+    """Served from the root so that it may keep the form's pages (a worker's scope is its folder)."""
+    body = (ROOT / "static" / "sw.js").read_bytes()
+    return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 @pages.get("/rounds/{round_id}/answer")
@@ -140,8 +154,22 @@ async def save_step(
 @pages.post("/rounds/{round_id}/autosave", response_class=HTMLResponse)
 async def autosave(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
     """htmx posts each field as it changes; the answer is only the field's saved / not saved status."""
-    fields = await _posted_fields(request)
-    errors = _save(session, form, principal, fields)
+    posted = await request.form()
+    fields = {name: str(value) for name, value in posted.items() if member_form.is_form_field(name)}
+    change = member_form.device_change(str(posted.get("client_id", "")), str(posted.get("client_at", "")))
+    if change is None:
+        errors = _save(session, form, principal, fields)
+    else:
+        response = form.response or service.start_response(session, form.round, form.participant)
+        errors = service.save_device_change(
+            session,
+            response,
+            fields,
+            client_id=change[0],
+            client_at=change[1],
+            scorecard=form.scorecard,
+            actor=principal.actor,
+        )
     return render(request, "responses/autosave.html", {"names": list(fields), "errors": errors})
 
 

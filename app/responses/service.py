@@ -1,5 +1,7 @@
 """Members' self-evaluations: drafts that autosave, submissions that are never silently overwritten."""
 
+from datetime import datetime
+
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -11,10 +13,10 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.i18n.translation import _l
 from app.responses import form as member_form
 from app.responses.logic import AnswerRejected, check_rating, coerce_answer
-from app.responses.models import Answer, CsfRating, Response
+from app.responses.models import Answer, AnswerChange, CsfRating, Response
 from app.responses.schemas import ResponseDraft, ResponseRead
 from app.rounds.models import Round
-from app.timeutil import utcnow
+from app.timeutil import as_utc, utcnow
 
 
 def get_response(session: Session, response_id: int) -> Response:
@@ -161,6 +163,59 @@ def save_form_fields(
         rest = posted.without(set(errors))
         if rest.answers or rest.ratings:
             save_draft(session, response, rest, scorecard=scorecard, actor=actor)
+    return errors
+
+
+def save_device_change(
+    session: Session,
+    response: Response,
+    fields: dict[str, str],
+    *,
+    client_id: str,
+    client_at: datetime,
+    scorecard: Scorecard,
+    actor: str,
+) -> dict[str, str]:
+    """Fields a member's device sent under its own change id, perhaps late (queued offline), perhaps again.
+
+    A change id seen before changes nothing. Per field, the edit made last on the member's devices wins
+    (their clocks, not arrival order); an older edit arriving late is kept, marked not applied.
+    """
+    assert response.id is not None
+    change_ids = {name: f"{client_id}:{name}" for name in fields}
+    seen = set(session.exec(select(AnswerChange.client_id).where(col(AnswerChange.client_id).in_(change_ids.values()))))
+    latest: dict[str, datetime] = {}
+    for name, at in session.exec(
+        select(AnswerChange.field, AnswerChange.client_at).where(
+            AnswerChange.response_id == response.id, col(AnswerChange.applied), col(AnswerChange.field).in_(fields)
+        )
+    ):
+        latest[name] = max(latest.get(name, as_utc(at)), as_utc(at))
+    fresh = {name: value for name, value in fields.items() if change_ids[name] not in seen}
+    winning = {name: value for name, value in fresh.items() if name not in latest or latest[name] <= client_at}
+    errors = save_form_fields(session, response, winning, scorecard=scorecard, actor=actor) if winning else {}
+    for name, value in fresh.items():
+        if name not in errors:
+            change = AnswerChange(
+                client_id=change_ids[name],
+                response_id=response.id,
+                field=name,
+                value=value,
+                client_at=client_at,
+                applied=name in winning,
+            )
+            session.add(change)
+            if not change.applied:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="answer_superseded",
+                    entity="response",
+                    entity_id=response.id,
+                    cluster_id=scorecard.cluster_id,
+                    after={"field": name, "value": value, "client_at": client_at.isoformat()},
+                )
+    session.flush()
     return errors
 
 

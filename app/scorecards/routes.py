@@ -3,7 +3,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from app.deps import SessionDep
+from app.deps import PathId, SessionDep
 from app.scorecards import service
 
 router = APIRouter(tags=["templates"])
@@ -30,5 +30,5 @@ def list_templates(session: SessionDep, key: str | None = None) -> Any:
 
 
 @router.get("/templates/{version_id}", response_model=TemplateVersionDetail)
-def get_template(version_id: int, session: SessionDep) -> Any:
+def get_template(version_id: PathId, session: SessionDep) -> Any:
     return service.get_version(session, version_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, sync_playwright
 from playwright.sync_api import Response as PlaywrightResponse
 from sqlmodel import Session
 
@@ -73,9 +73,16 @@ class Phone:
 
     context: BrowserContext
     page: Page
+    cdp: CDPSession
     errors: list[str]
     shots: Path
     count: int = 0
+
+    def set_offline(self, offline: bool) -> None:
+        """Through CDP network emulation: the page's own throttling and Playwright's (which covers
+        the service worker) both have to say offline."""
+        self.cdp.send("Network.emulateNetworkConditions", {**THROTTLED_3G, "offline": offline})
+        self.context.set_offline(offline)
 
     def shot(self, name: str) -> None:
         self.count += 1
@@ -116,7 +123,7 @@ def _phone(browser: Browser, request: pytest.FixtureRequest, *, javascript: bool
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if _failed_subresource(r) else None)
     shots = SCREENSHOTS / re.sub(r"[^\w.-]+", "_", request.node.name)
     shots.mkdir(parents=True, exist_ok=True)
-    phone = Phone(context=context, page=page, errors=errors, shots=shots)
+    phone = Phone(context=context, page=page, cdp=cdp, errors=errors, shots=shots)
     yield phone
     context.close()
     # Also catches Content-Security-Policy violations, which Chromium reports on the console.

@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
 from app.proposals.models import IndicatorProposal
-from app.responses.models import Answer, CsfRating, Response
+from tests import factories
 from tests.browser.conftest import MemberSetup, Phone
 from tests.support.live_server import LiveServer
 
@@ -19,17 +19,9 @@ def _status(page: Page, name: str) -> object:
     return page.locator("#st-" + name.replace(".", "-"))
 
 
-def _stored(server: LiveServer, participant_id: int) -> tuple[str, dict[str, float | str | None]]:
+def _stored(server: LiveServer, participant_id: int) -> tuple[str | None, dict[str, float | str | None]]:
     with Session(server.engine) as session:
-        response = session.exec(select(Response).where(Response.participant_id == participant_id)).one()
-        values: dict[str, float | str | None] = {
-            a.kpi_key: a.value_num if a.value_text is None else a.value_text
-            for a in session.exec(select(Answer).where(Answer.response_id == response.id))
-        }
-        for r in session.exec(select(CsfRating).where(CsfRating.response_id == response.id)):
-            values[f"r.{r.csf_key}"] = r.rating
-            values[f"c.{r.csf_key}"] = r.comment
-        return response.status, values
+        return factories.stored_answers(session, participant_id)
 
 
 def test_member_answers_on_a_phone_with_autosave(server: LiveServer, member_setup: MemberSetup, phone: Phone) -> None:
@@ -77,10 +69,18 @@ def test_member_answers_on_a_phone_with_autosave(server: LiveServer, member_setu
     expect(_status(page, "r.quality-of-goods-and-services")).to_have_text("Saved")
     phone.audit()
 
-    # Through the remaining steps to the review, then submit.
+    # Through the remaining steps to the review, then submit. The connection drops on step 3: the member
+    # is told the answer is kept on the phone, and it is sent once the connection is back.
     page.get_by_role("button", name="Save and continue").tap()
+    expect(page.get_by_text("Step 3 of 4")).to_be_visible()
+    page.wait_for_load_state()
+    phone.set_offline(True)
     _choose(page, "r.supply-chain-integration", "3")
-    expect(_status(page, "r.supply-chain-integration")).to_have_text("Saved")
+    expect(_status(page, "r.supply-chain-integration")).to_contain_text("Kept on this phone")
+    expect(page.locator("#pending")).to_contain_text("waiting to be sent")
+    phone.shot("step-3-offline")
+    phone.set_offline(False)
+    phone.errors.clear()  # htmx rightly logs the failed request on the console
     page.get_by_role("button", name="Save and continue").tap()
     expect(page.get_by_text("Step 4 of 4")).to_be_visible()
     _choose(page, "r.innovation-levels", "4")
@@ -97,6 +97,7 @@ def test_member_answers_on_a_phone_with_autosave(server: LiveServer, member_setu
     status, values = _stored(server, member_setup.participant_id)
     assert status == "submitted"
     assert values["customer-satisfaction"] == 80.0 and values["r.ease-of-access-to-loans"] == 2
+    assert values["r.supply-chain-integration"] == 3  # given offline, saved by "Save and continue"
 
     # A correction after submitting, kept in the audit trail.
     page.get_by_role("link", name="See or correct your answers").tap()
@@ -197,6 +198,7 @@ def test_every_member_page_is_accessible_and_fits_a_small_zoomed_screen(
         """() => [...document.querySelectorAll(
                    'main button, main select, main textarea, main input[type=text], main .point span.num, '
                    + 'main .choice span, main a.button')]
+              .filter(e => e.offsetParent !== null)
               .map(e => [e.outerHTML.slice(0, 60), e.getBoundingClientRect().height])
               .filter(([, h]) => h < 44)"""
     )

@@ -55,6 +55,7 @@ def live_server(workdir: Path, *, environment: str = "test") -> Iterator[LiveSer
         "SECRET_KEY": "live-server-secret-for-tests-only",
         "BASE_URL": url,
         "LOAD_SCORECARDS_ON_STARTUP": "false",
+        "PYTHONUNBUFFERED": "1",
     }
     log = workdir / "server.log"
     with log.open("wb") as log_file:

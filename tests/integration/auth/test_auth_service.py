@@ -20,6 +20,7 @@ from app.auth.models import ApiToken, Grant, JoinCode, MemberLink, RateLimitHit,
 from app.clusters.models import Cluster
 from app.db import metadata
 from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
+from app.timeutil import as_utc
 from tests import factories
 
 SECRET = "test-secret-key"
@@ -175,7 +176,7 @@ def test_change_password(session: Session) -> None:
     session.rollback()
     auth.change_password(session, user, current=PASSWORD, new="a brand new passphrase", now=T0 + timedelta(days=400))
     session.commit()
-    assert auth.as_utc(user.password_changed_at) > auth.as_utc(before)
+    assert as_utc(user.password_changed_at) > as_utc(before)
     assert auth.authenticate(session, email="ana@example.org", password="a brand new passphrase", client_ip="10.0.0.1")
     with pytest.raises(Unauthorized):
         auth.authenticate(session, email="ana@example.org", password=PASSWORD, client_ip="10.0.0.1")
@@ -271,7 +272,7 @@ def test_api_token_lookup_and_revocation(session: Session) -> None:
 
     found = auth.user_for_api_token(session, plaintext, now=T0)
     assert found is not None and found.id == user.id
-    assert api_token.last_used_at is not None and auth.as_utc(api_token.last_used_at) == T0
+    assert api_token.last_used_at is not None and as_utc(api_token.last_used_at) == T0
     assert auth.user_for_api_token(session, plaintext + "x") is None
     assert auth.user_for_api_token(session, "no prefix") is None
 
@@ -354,7 +355,7 @@ def test_join_code_is_found_however_it_is_typed(session: Session) -> None:
     typed = f"{code[:4].lower()} {code[5:].lower()}"
     found = auth.round_for_join_code(session, typed, secret=SECRET, client_ip="10.0.0.1", now=T0)
     assert found.id == join_code.id
-    assert auth.as_utc(join_code.expires_at) == T0 + timedelta(hours=4)
+    assert as_utc(join_code.expires_at) == T0 + timedelta(hours=4)
 
 
 def test_expired_revoked_unknown_and_malformed_codes_are_not_valid(session: Session) -> None:

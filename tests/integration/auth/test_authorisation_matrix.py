@@ -26,6 +26,8 @@ OWNER_OR_MANAGE = MANAGE | {"member"}
 OWNER_OR_RESPONSES = RESPONSES | {"member"}
 PUBLIC = set(ROLES)
 MEMBER = {"member"}  # a member's own self-evaluation form: staff answer through the API, not as the member
+# Cross-cluster benchmark views: agency staff of any programme (they see their own programmes) and admins.
+BENCHMARK_AGENCY = {"admin", "agency", "outsider"}
 
 # (method, path) -> (roles allowed, json body or None)
 MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
@@ -71,6 +73,24 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("POST", "/api/v1/responses/{response_id}/submit"): (OWNER_OR_MANAGE, {}),
     ("GET", "/api/v1/responses/{response_id}/history"): (OWNER_OR_RESPONSES, None),
     ("GET", "/api/v1/rounds/{round_id}/scores"): (RESULTS, None),
+    ("GET", "/api/v1/benchmarks/heatmap"): (BENCHMARK_AGENCY, None),
+    ("GET", "/api/v1/benchmarks/distribution"): (BENCHMARK_AGENCY, None),
+    ("GET", "/api/v1/benchmarks/observatory"): (BENCHMARK_AGENCY, None),
+    ("GET", "/api/v1/benchmarks/clusters/{cluster_id}"): (RESULTS, None),
+    ("GET", "/benchmarks"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/heatmap.csv"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/heatmap.xlsx"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/distribution"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/distribution.csv"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/distribution.xlsx"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/clusters/{cluster_id}"): (RESULTS, None),
+    ("GET", "/benchmarks/clusters/{cluster_id}/radar.svg"): (RESULTS, None),
+    ("GET", "/benchmarks/clusters/{cluster_id}/profile.{fmt}"): (RESULTS, None),
+    ("POST", "/benchmarks/clusters/{cluster_id}/sharing"): (MANAGE, None),
+    ("GET", "/benchmarks/observatory"): (BENCHMARK_AGENCY, None),
+    # Without a chosen indicator both answer 422 to those allowed; writing a file needs an admin.
+    ("GET", "/benchmarks/observatory/promote.yaml"): (BENCHMARK_AGENCY, None),
+    ("POST", "/benchmarks/observatory/promote"): (BENCHMARK_AGENCY, None),
     ("GET", "/"): (PUBLIC, None),
     ("GET", "/login"): (PUBLIC, None),
     ("POST", "/login"): (PUBLIC, None),
@@ -81,6 +101,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/join"): (PUBLIC, None),
     ("POST", "/join"): (PUBLIC, None),
     ("POST", "/language"): (PUBLIC, None),
+    ("GET", "/sw.js"): (PUBLIC, None),
     ("GET", "/rounds/{round_id}/answer"): (MEMBER, None),
     ("GET", "/rounds/{round_id}/answer/{step}"): (MEMBER, None),
     ("POST", "/rounds/{round_id}/answer/{step}"): (MEMBER, None),
@@ -167,6 +188,7 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
         "kpi_key": "sector-financial-products",
         "token": member_tokens["member"],
         "step": 1,
+        "fmt": "csv",
     }
     return World(ids=ids, clients=clients)
 

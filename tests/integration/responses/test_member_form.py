@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from app.audit.models import AuditEvent
 from app.clusters.models import Cluster, Participant
 from app.proposals.models import IndicatorProposal
-from app.responses.models import Answer, CsfRating, Response
+from app.responses.models import AnswerChange, Response
 from app.rounds import service as round_service
 from app.rounds.models import Round
 from app.rounds.schemas import RoundStatus
@@ -59,18 +59,8 @@ def member(app: FastAPI, session: Session, setting: tuple[Cluster, Participant, 
 
 
 def _answers(session: Session, participant: Participant) -> dict[str, float | str | None]:
-    session.expire_all()
-    response = session.exec(select(Response).where(Response.participant_id == participant.id)).first()
-    if response is None:
-        return {}
-    values: dict[str, float | str | None] = {
-        a.kpi_key: a.value_num if a.value_text is None else a.value_text
-        for a in session.exec(select(Answer).where(Answer.response_id == response.id))
-    }
-    for r in session.exec(select(CsfRating).where(CsfRating.response_id == response.id)):
-        values[f"rating:{r.csf_key}"] = r.rating
-        values[f"comment:{r.csf_key}"] = r.comment
-    return values
+    assert participant.id is not None
+    return factories.stored_answers(session, participant.id)[1]
 
 
 def test_step_asks_each_question_with_a_fitting_input_and_a_label(member: Member, setting: tuple) -> None:
@@ -98,7 +88,7 @@ def test_autosave_saves_one_field_and_explains_a_wrong_value(member: Member, set
     assert "between 0 and 100" in reply and "error" in reply
     answers = _answers(session, participant)
     assert answers["customer-satisfaction"] == 85.0  # the wrong value changed nothing
-    assert answers["rating:quality-of-goods-and-services"] == 4
+    assert answers["r.quality-of-goods-and-services"] == 4
 
 
 def test_a_comment_saved_alone_keeps_the_rating(member: Member, setting: tuple, session: Session) -> None:
@@ -107,8 +97,8 @@ def test_a_comment_saved_alone_keeps_the_rating(member: Member, setting: tuple, 
     member.autosave(round_, "c.cost-control", "No joint purchasing yet")
     member.autosave(round_, "r.cost-control", "3")
     answers = _answers(session, participant)
-    assert answers["rating:cost-control"] == 3
-    assert answers["comment:cost-control"] == "No joint purchasing yet"
+    assert answers["r.cost-control"] == 3
+    assert answers["c.cost-control"] == "No joint purchasing yet"
 
 
 def test_plain_post_keeps_what_was_right_and_marks_what_was_not(
@@ -239,3 +229,37 @@ def test_only_the_member_themself_reaches_the_form(
     staff.post("/login", data={"email": facilitator.email, "password": factories.PASSWORD, "csrf_token": csrf})
     assert staff.get("/api/v1/me").json()["kind"] == "user"
     assert staff.get(f"/rounds/{round_.id}/answer/1").status_code == 404
+
+
+def _device_save(member: Member, round_: Round, name: str, value: str, change_id: str, at_ms: int) -> str:
+    reply = member.http.post(
+        f"/rounds/{round_.id}/autosave",
+        data={name: value, "client_id": change_id, "client_at": str(at_ms)},
+        headers={"HX-Request": "true", "X-CSRF-Token": member.csrf},
+    )
+    assert reply.status_code == 200
+    return reply.text
+
+
+def test_a_change_sent_twice_is_saved_once(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    at = 1_790_000_000_000
+    assert _device_save(member, round_, "k.staff-turnover", "12", "phone-a-0001", at) == "Saved"
+    # The device edits the answer, then a retry of the first change arrives late: it changes nothing.
+    assert _device_save(member, round_, "k.staff-turnover", "9", "phone-a-0002", at + 1000) == "Saved"
+    assert _device_save(member, round_, "k.staff-turnover", "12", "phone-a-0001", at) == "Saved"
+    assert _answers(session, participant)["staff-turnover"] == 9.0
+    assert len(session.exec(select(AnswerChange)).all()) == 2
+
+
+def test_two_devices_last_edit_wins_and_every_version_is_kept(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    at = 1_790_000_000_000
+    # The tablet's edit (later) arrives first; the phone's older edit, queued offline, arrives after.
+    _device_save(member, round_, "r.cost-control", "4", "tablet-0001", at + 60_000)
+    _device_save(member, round_, "r.cost-control", "2", "phone-b-0001", at)
+    assert _answers(session, participant)["r.cost-control"] == 4
+    changes = session.exec(select(AnswerChange).order_by(AnswerChange.id)).all()  # type: ignore[arg-type]
+    assert [(c.value, c.applied) for c in changes] == [("4", True), ("2", False)]
+    superseded = session.exec(select(AuditEvent).where(AuditEvent.action == "answer_superseded")).one()
+    assert (superseded.after or {})["value"] == "2"

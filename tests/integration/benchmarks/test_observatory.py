@@ -1,0 +1,101 @@
+"""The observatory: cluster-defined indicators by CSF, alike wordings grouped, promotion to a template version."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.clusters import service as cluster_service
+from app.clusters.schemas import CustomKpiCreate
+from app.config import ROOT, Settings
+from app.scorecards import service as scorecard_service
+from app.scorecards.parsing import parse_template
+from tests import factories
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """A scratch copy of the shipped templates, so that promotion writes nowhere near the repository."""
+    directory = tmp_path / "scorecards"
+    shutil.copytree(ROOT / "scorecards", directory)
+    return Settings(environment="test", database_url=database_url, scorecards_dir=directory)
+
+
+def _custom(session: Session, cluster: object, key: str, title: str, csf: str = "accessibility") -> None:
+    cluster_service.add_custom_kpi(
+        session,
+        cluster,
+        CustomKpiCreate(key=key, csf_key=csf, title=title, kpi_type="count"),
+        actor="test",  # type: ignore[arg-type]
+    )
+
+
+def test_observatory_groups_alike_indicators_and_promotes_them(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    programme, elsewhere = factories.programme(session), factories.programme(session)
+    a, b, c = (factories.cluster(session, in_programme=programme) for _ in range(3))
+    hidden = factories.cluster(session, in_programme=elsewhere)
+    _custom(session, a, "export-missions", "Number of joint export missions")
+    _custom(session, b, "missions", "Joint export missions organised")
+    _custom(session, c, "price-deals", "Price agreements with growers", csf="supply-chain-integration")
+    _custom(session, hidden, "secret", "Joint export missions abroad")
+    user = factories.user(session, grants=(("agency", programme),))
+    admin = factories.user(session, is_admin=True)
+    agency = {"Authorization": f"Bearer {factories.api_token(session, user)}"}
+    admin_h = {"Authorization": f"Bearer {factories.api_token(session, admin)}"}
+    session.commit()
+
+    body = client.get("/api/v1/benchmarks/observatory?template=thai-food-cluster", headers=agency).json()
+    by_csf = {c["csf_key"]: c for c in body["csfs"]}
+    assert set(by_csf) == {"accessibility", "supply-chain-integration"}
+    (missions,) = by_csf["accessibility"]["groups"]  # the other programme's indicator is not shown
+    assert missions["clusters"] == 2
+    assert [i["title"] for i in missions["indicators"]] == [
+        "Number of joint export missions",
+        "Joint export missions organised",
+    ]
+    assert client.get("/benchmarks/observatory?template=thai-food-cluster", headers=agency).status_code == 200
+
+    chosen = [missions["representative"]["id"], by_csf["supply-chain-integration"]["groups"][0]["representative"]["id"]]
+    download = client.get(
+        "/benchmarks/observatory/promote.yaml", params={"template": "thai-food-cluster", "kpi": chosen}, headers=agency
+    )
+    assert download.status_code == 200
+    assert 'filename="thai-food-cluster-v2.yaml"' in download.headers["content-disposition"]
+    spec = parse_template(download.content, source_name="promoted.yaml")
+    assert spec.version == "2"
+    accessibility = spec.csf("accessibility")
+    assert accessibility is not None
+    assert accessibility.kpis[-1].key == "number-of-joint-export-missions"
+    assert accessibility.kpis[-1].type == "count"
+    original = scorecard_service.spec_of(scorecard_service.latest_version(session, "thai-food-cluster"))
+    assert len(list(spec.iter_kpis())) == len(list(original.iter_kpis())) + 2
+
+    # Only administrators write into the server's scorecards directory.
+    form = {"template": "thai-food-cluster", "kpi": [str(i) for i in chosen], "action": "write"}
+    assert client.post("/benchmarks/observatory/promote", data=form, headers=agency).status_code == 403
+    assert (
+        client.get(
+            "/benchmarks/observatory/promote.yaml",
+            params={"template": "thai-food-cluster", "kpi": [99999]},
+            headers=agency,
+        ).status_code
+        == 404
+    )
+    written = client.post("/benchmarks/observatory/promote", data=form, headers=admin_h, follow_redirects=False)
+    assert written.status_code == 303
+    path = settings.scorecards_dir / "thai-food-cluster-v2.yaml"
+    assert parse_template(path.read_bytes(), source_name=str(path)).version == "2"
+    session.expire_all()
+    assert scorecard_service.latest_version(session, "thai-food-cluster").version == "2"
+
+
+def test_promotion_needs_a_choice(client: TestClient, session: Session) -> None:
+    user = factories.user(session, is_admin=True)
+    headers = {"Authorization": f"Bearer {factories.api_token(session, user)}"}
+    session.commit()
+    response = client.post("/benchmarks/observatory/promote", data={"template": "thai-food-cluster"}, headers=headers)
+    assert response.status_code == 422
