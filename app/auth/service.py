@@ -76,7 +76,7 @@ def _check_password(password: str) -> None:
     try:
         security.check_password_strength(password)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
+        raise InvalidInput(exc.args[0]) from exc  # a Msg: translated when shown
 
 
 def user_by_email(session: Session, email: str) -> User | None:

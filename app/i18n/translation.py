@@ -138,7 +138,8 @@ class Msg(str):
     n: int | None
     params: dict[str, Any]
 
-    def __new__(cls, msgid: str, /, *, plural: str | None = None, n: int | None = None, **params: Any) -> "Msg":
+    # plural and n are positional-only, so a placeholder may be called %(n)s.
+    def __new__(cls, msgid: str, plural: str | None = None, n: int | None = None, /, **params: Any) -> "Msg":
         if plural is not None and n is not None:
             params = {"num": n, **params}
             english = (msgid if n == 1 else plural) % params
@@ -165,7 +166,7 @@ class Msg(str):
 
 
 def _rebuild(msgid: str, plural: str | None, n: int | None, params: dict[str, Any]) -> Msg:
-    return Msg(msgid, plural=plural, n=n, **params)
+    return Msg(msgid, plural, n, **params)
 
 
 def _l(msgid: str, /, **params: Any) -> Msg:
@@ -175,7 +176,7 @@ def _l(msgid: str, /, **params: Any) -> Msg:
 
 def _nl(singular: str, plural: str, n: int, /, **params: Any) -> Msg:
     """A message with a plural form; %(num)s is n."""
-    return Msg(singular, plural=plural, n=n, **params)
+    return Msg(singular, plural, n, **params)
 
 
 def translated(value: Any, locale: str | None = None) -> Any:

@@ -61,12 +61,16 @@ def test_placeholders_are_filled_after_translation() -> None:
 def test_plural_messages() -> None:
     one = Msg(
         "Too many failed attempts. Try again in %(num)s minute.",
-        plural="Too many failed attempts. Try again in %(num)s minutes.",
-        n=1,
+        "Too many failed attempts. Try again in %(num)s minutes.",
+        1,
     )
     assert one == "Too many failed attempts. Try again in 1 minute."
     assert one.localized("es").endswith("dentro de 1 minuto.")
     assert one.localized("th") == "ลองผิดหลายครั้งเกินไป โปรดลองใหม่ในอีก 1 นาที"
+
+
+def test_a_placeholder_may_be_called_n() -> None:
+    assert Msg("Use at least %(n)s characters.", n=10) == "Use at least 10 characters."
 
 
 def test_language_names_are_in_the_readers_language() -> None:
