@@ -73,6 +73,7 @@ def member_link(session: Session, of: Participant) -> str:
 
 def stored_answers(session: Session, participant_id: int) -> tuple[str | None, dict[str, float | str | None]]:
     """A participant's response as the database holds it: its status, and values by KPI key and `r.`/`c.` + CSF."""
+    session.commit()  # a fresh read: SQLite keeps a transaction's snapshot until it ends
     session.expire_all()
     response = session.exec(select(Response).where(Response.participant_id == participant_id)).first()
     if response is None:

@@ -9,6 +9,7 @@ submission is there, and at the end every response, answer and submission exists
 import asyncio
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +118,10 @@ def test_every_acknowledged_write_survives_a_sigkill_exactly_once(database_url: 
     server = Server("app.main:app", env=production_env(database_url, port), port=port).start()
     ledger = Ledger()
     try:
-        asyncio.run(_workshop_with_a_crash(server, database_url, workshop, ledger))
+        # In a thread of its own: when browser tests ran earlier in this worker, Playwright's sync API
+        # keeps an event loop running in the main thread, where asyncio.run() refuses to start.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, _workshop_with_a_crash(server, database_url, workshop, ledger)).result()
     finally:
         server.stop()
     assert ledger.retries > 0, "the crash interrupted nothing; the test proved nothing"

@@ -89,6 +89,7 @@ def test_observatory_groups_alike_indicators_and_promotes_them(
     assert written.status_code == 303
     path = settings.scorecards_dir / "thai-food-cluster-v2.yaml"
     assert parse_template(path.read_bytes(), source_name=str(path)).version == "2"
+    session.commit()  # end the test's read transaction: SQLite keeps its snapshot until then
     session.expire_all()
     assert scorecard_service.latest_version(session, "thai-food-cluster").version == "2"
 

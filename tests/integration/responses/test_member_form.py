@@ -207,6 +207,7 @@ def test_member_proposes_an_indicator(member: Member, setting: tuple, session: S
     )
     assert good.status_code == 200 and "your proposal was sent" in good.text
     assert "<html" not in good.text  # htmx gets only the form area
+    session.commit()  # end the test's read transaction: SQLite keeps its snapshot until then
     proposal = session.exec(select(IndicatorProposal)).one()
     assert (proposal.cluster_id, proposal.participant_id, proposal.round_id) == (cluster.id, participant.id, round_.id)
     assert (proposal.kpi_type, proposal.status) == ("count", "proposed")
