@@ -6,7 +6,15 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load test-durability test-fuzz backup bench-dashboard
+.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load test-durability test-fuzz backup bench-dashboard \
+	messages compile extract
+
+# Interface translations (Babel): en is the source language; these have catalogues.
+CATALOGUE_LOCALES := es pt th
+MO_FILES := $(foreach l,$(CATALOGUE_LOCALES),translations/$(l)/LC_MESSAGES/messages.mo)
+# Besides the gettext functions, an AppError's or AnswerRejected's first argument is a message.
+BABEL_KEYWORDS := -k _l -k _nl:1,2 -k NotFound -k Conflict -k InvalidInput -k Forbidden -k Unauthorized \
+	-k TooManyAttempts -k AppError -k AnswerRejected
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +22,26 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(MO_FILES)
+
+# Compiled catalogues are built, never committed (see .gitignore).
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -D messages -l $* -i $< -o $@
+
+compile: $(MO_FILES)
+
+# After changing interface strings: extract them, merge them into every catalogue, then translate
+# what the completeness test (tests/unit/i18n/test_catalogues.py) reports, and `make compile`.
+POT ?= translations/messages.pot
+extract:
+	$(BIN)/pybabel -q extract --mapping-file babel.cfg --no-default-keywords -k _ -k gettext -k ngettext:1,2 \
+		-k pgettext:1c,2 -k npgettext:1c,2,3 $(BABEL_KEYWORDS) --add-comments=Translators: \
+		--project=ClusterScore --copyright-holder="ClusterScore contributors" --sort-by-file \
+		--output-file $(POT) .
+
+messages: $(STAMP) extract
+	$(BIN)/pybabel update --input-file translations/messages.pot --output-dir translations --domain messages \
+		--previous --ignore-obsolete
 
 # Front-end files from the npm registry (package-lock.json pins them), never committed: the local htmx
 # for HTMX_SRC=local (offline venues, tests) and axe-core for the browser tests' accessibility audit.

@@ -317,6 +317,10 @@ def _default_goal(kpi_type: str, per_member: bool, firms: int, direction: str) -
     return (high, low) if direction == "decrease" else (low, high)
 
 
+# Members get their links in the language of their country (the interface follows it; they can switch).
+MEMBER_LANGUAGE = {"TH": "th", "ES": "es", "BR": "pt"}
+
+
 def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng: random.Random) -> Cluster:
     version = scorecard_service.latest_version(session, demo.template_key)
     assert version.id is not None and programme.id is not None
@@ -336,14 +340,23 @@ def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng
     )
     participants = [
         cluster_service.add_participant(
-            session, cluster, ParticipantCreate(organisation=name, person_name=f"Manager, {name}")
+            session,
+            cluster,
+            ParticipantCreate(
+                organisation=name, person_name=f"Manager, {name}", language=MEMBER_LANGUAGE.get(demo.country)
+            ),
         )
         for name in demo.firms
     ] + [
         cluster_service.add_participant(
             session,
             cluster,
-            ParticipantCreate(organisation=name, organisation_type=kind, person_name="Director"),
+            ParticipantCreate(
+                organisation=name,
+                organisation_type=kind,
+                person_name="Director",
+                language=MEMBER_LANGUAGE.get(demo.country),
+            ),
         )
         for name, kind in demo.institutions
     ]

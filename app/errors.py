@@ -1,17 +1,29 @@
-"""One error hierarchy; each error carries its HTTP status and a message a person can act on."""
+"""One error hierarchy; each error carries its HTTP status and a message a person can act on.
+
+The message is an English gettext msgid: `make messages` extracts the first argument of every
+AppError class named in the Makefile's keyword list, so write it as a literal with %(name)s
+placeholders and pass the values as keyword arguments, e.g.
+`InvalidInput("Please keep this under %(max)s characters.", max=MAX_TEXT)`. It is kept as a Msg
+and translated when shown (error page, form, JSON body) into the reader's language.
+"""
 
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.i18n.translation import Msg
+
 
 class AppError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, details: Any = None, **params: Any) -> None:
+        self.message = message if isinstance(message, Msg) else Msg(message, **params)
+        super().__init__(self.message)
         self.details = details
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class NotFound(AppError):
@@ -41,8 +53,8 @@ class TooManyAttempts(AppError):
 
     status_code = 429
 
-    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
-        super().__init__(message, details=details)
+    def __init__(self, message: str, *, retry_after: int, details: Any = None, **params: Any) -> None:
+        super().__init__(message, details=details, **params)
         self.retry_after = retry_after
 
 

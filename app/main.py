@@ -26,6 +26,9 @@ from app.dashboard.routes import pages as facilitator_pages
 from app.db import RequestLimit, make_engine
 from app.errors import API_ERROR_RESPONSES, AppError, TooManyAttempts, Unauthorized
 from app.home import router as home_pages
+from app.i18n.routes import current_locale, locale_of
+from app.i18n.routes import router as i18n_pages
+from app.i18n.translation import _l, translated
 from app.interop.routes import openrosa as openrosa_routes
 from app.interop.routes import router as interop_api
 from app.responses.pages import pages as member_form_pages
@@ -78,8 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Participatory monitoring and evaluation of cluster initiatives with balanced scorecards.",
         lifespan=lifespan,
-        # Every request: refuse a state change without the CSRF token, then resolve who is asking.
-        dependencies=[Depends(verify_csrf), Depends(load_principal)],
+        # Every request: refuse a state change without the CSRF token, resolve who is asking, and in which language.
+        dependencies=[Depends(verify_csrf), Depends(load_principal), Depends(current_locale)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -121,29 +124,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if _wants_html(request):
             if isinstance(exc, Unauthorized) and request.method == "GET":
                 return RedirectResponse("/login", status_code=303)
-            context = {"title": "Not possible", "message": exc.message}
+            context = {"title": _l("Not possible"), "message": exc.message}
             response = render(request, "error.html", context, status_code=exc.status_code)
             if headers:
                 response.headers.update(headers)
             return response
-        body: dict[str, object] = {"detail": exc.message}
+        locale = locale_of(request)
+        body: dict[str, object] = {"detail": exc.message.localized(locale)}
         if exc.details is not None:
-            body["errors"] = exc.details
+            body["errors"] = translated(exc.details, locale)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "Some fields are not valid.", "errors": _readable_validation_errors(exc)}, status_code=422
-        )
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = _l("Some fields are not valid.").localized(locale_of(request))
+        return JSONResponse({"detail": detail, "errors": _readable_validation_errors(exc)}, status_code=422)
 
     @app.exception_handler(IntegrityError)
-    async def integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         # Two requests raced to create the same thing (a double tap, two workers): the loser retries.
         log.info("integrity error turned into 409: %s", exc.orig)
-        return JSONResponse(
-            {"detail": "This was changed at the same time by another request; please retry."}, status_code=409
-        )
+        detail = _l("This was changed at the same time by another request; please retry.")
+        return JSONResponse({"detail": detail.localized(locale_of(request))}, status_code=409)
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
@@ -168,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
     app.include_router(home_pages)
     app.include_router(auth_pages)
+    app.include_router(i18n_pages)
     app.include_router(member_form_pages)
     app.include_router(benchmark_pages)
     app.include_router(openrosa_routes)

@@ -9,6 +9,9 @@ from fastapi.responses import HTMLResponse
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.config import ROOT
+from app.i18n import templating
+from app.i18n.routes import locale_of
+from app.i18n.translation import html_lang, use_locale
 
 # htmx is pinned, and the CDN copy is checked by its subresource-integrity hash.
 HTMX_VERSION = "2.0.11"
@@ -17,9 +20,9 @@ HTMX_CDN_ORIGIN = "https://unpkg.com"
 HTMX_SRI = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
 
 templates = Jinja2Blocks(directory=str(ROOT / "templates"))
-# Every interface string goes through gettext: {{ _("...") }} in templates.
-templates.env.add_extension("jinja2.ext.i18n")
-templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+# Every interface string goes through gettext: {{ _("...") }} in templates, in the request's locale
+# (see app.i18n.translation); filters format_decimal, format_percent, format_date, lang_label.
+templating.install(templates.env)
 
 
 @cache
@@ -49,8 +52,11 @@ def render(
 ) -> HTMLResponse:
     """The whole page for a plain request, only `block` for an htmx request, from the same template."""
     settings = request.app.state.settings
+    locale = locale_of(request)
     full_context = {
         "request": request,
+        "locale": locale,
+        "lang": html_lang(locale),
         "csrf_token": request.session.get("csrf", ""),
         "principal": getattr(request.state, "principal", None),
         "htmx_src": static_url("vendor/htmx.min.js") if settings.htmx_src == "local" else HTMX_CDN_URL,
@@ -58,9 +64,11 @@ def render(
         **(context or {}),
     }
     block_name = block if block and is_htmx(request) else None
-    response = templates.TemplateResponse(
-        request, template, full_context, status_code=status_code, block_name=block_name
-    )
+    with use_locale(locale):  # the template is rendered here, so its gettext calls see this locale
+        response = templates.TemplateResponse(
+            request, template, full_context, status_code=status_code, block_name=block_name
+        )
     assert isinstance(response, HTMLResponse)
-    response.headers["Vary"] = "HX-Request"
+    response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
+    response.headers["Content-Language"] = html_lang(locale)
     return response

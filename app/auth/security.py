@@ -22,6 +22,8 @@ from pwdlib import PasswordHash
 from pwdlib.exceptions import PwdlibError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from app.i18n.translation import _l
+
 MIN_PASSWORD_LENGTH = 10
 # Long enough for any passphrase or password manager; bounded so nobody makes us hash megabytes.
 MAX_PASSWORD_LENGTH = 256
@@ -95,15 +97,15 @@ def check_password_strength(password: str) -> None:
     """Length over composition rules (NIST SP 800-63B): long passphrases beat "Aa1!" requirements."""
     password = _normalise_password(password)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+        raise ValueError(_l("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH))
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"Use at most {MAX_PASSWORD_LENGTH} characters.")
+        raise ValueError(_l("Use at most %(n)s characters.", n=MAX_PASSWORD_LENGTH))
     if password.isdigit():
-        raise ValueError("A password of digits only is too easy to guess; use words or letters too.")
+        raise ValueError(_l("A password of digits only is too easy to guess; use words or letters too."))
     if len(set(password)) == 1:
-        raise ValueError("A password of one repeated character is too easy to guess.")
+        raise ValueError(_l("A password of one repeated character is too easy to guess."))
     if password.lower() in _COMMON_PASSWORDS:
-        raise ValueError("This password is too common; choose another one.")
+        raise ValueError(_l("This password is too common; choose another one."))
 
 
 def new_member_token() -> str:

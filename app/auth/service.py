@@ -17,6 +17,7 @@ from app.auth import security
 from app.auth.models import ROLES, ApiToken, Grant, JoinCode, MemberLink, RateLimitHit, Registration, User
 from app.clusters.models import Cluster, Participant, Programme
 from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
+from app.i18n.translation import _l, _nl
 from app.rounds.models import Round
 from app.timeutil import as_utc, utcnow
 
@@ -48,8 +49,8 @@ _LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Longer input cannot be a token we issued; refuse it before hashing or querying.
 _MAX_TOKEN_LENGTH = 200
 
-WRONG_LOGIN = "Wrong email or password."
-INVALID_JOIN_CODE = "This code is not valid (any more)."
+WRONG_LOGIN = _l("Wrong email or password.")
+INVALID_JOIN_CODE = _l("This code is not valid (any more).")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -75,7 +76,7 @@ def _check_password(password: str) -> None:
     try:
         security.check_password_strength(password)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
+        raise InvalidInput(exc.args[0]) from exc  # a Msg: translated when shown
 
 
 def user_by_email(session: Session, email: str) -> User | None:
@@ -182,7 +183,7 @@ def change_password(
 
 def _check_scope(role: str, programme_id: int | None, cluster_id: int | None) -> None:
     if role not in ROLES:
-        raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+        raise InvalidInput("Unknown role '%(role)s'; choose one of %(roles)s.", role=role, roles=", ".join(ROLES))
     if (programme_id is None) == (cluster_id is None):
         raise InvalidInput("A role applies to either one programme or one cluster initiative.")
     if role == "agency" and programme_id is None:
@@ -563,7 +564,11 @@ def check_rate_limit(session: Session, bucket: str, *, limit: int, window: timed
     retry_after = max(1, math.ceil((as_utc(limiting_hit) + window - now).total_seconds()))
     minutes = math.ceil(retry_after / 60)
     raise TooManyAttempts(
-        f"Too many failed attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}.",
+        _nl(
+            "Too many failed attempts. Try again in %(num)s minute.",
+            "Too many failed attempts. Try again in %(num)s minutes.",
+            minutes,
+        ),
         retry_after=retry_after,
     )
 

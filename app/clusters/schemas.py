@@ -139,6 +139,10 @@ class ScorecardKpi(BaseModel):
     target: float | None
     weight: float
     illustrative: bool = False
+    fallback: list[str] = Field(default_factory=list)
+    """Labels (title, question) shown in the template's fallback language: no translation yet."""
+    language: str | None = None
+    """A cluster-defined KPI's own language (it is written once, in one language); None for template KPIs."""
 
 
 class ScorecardCsf(BaseModel):
@@ -147,6 +151,7 @@ class ScorecardCsf(BaseModel):
     rating_question: str
     weight: float
     kpis: list[ScorecardKpi]
+    fallback: list[str] = Field(default_factory=list)
 
 
 class ScorecardPerspective(BaseModel):
@@ -154,6 +159,7 @@ class ScorecardPerspective(BaseModel):
     title: str
     weight: float
     csfs: list[ScorecardCsf]
+    fallback: list[str] = Field(default_factory=list)
 
 
 class Scorecard(BaseModel):
@@ -163,6 +169,9 @@ class Scorecard(BaseModel):
     template_key: str
     template_version: str
     language: str
+    """The language of the labels: the one asked for if the template declares it, else its fallback."""
+    languages: list[str] = Field(default_factory=list)
+    fallback_language: str = "en"
     rating_min: int
     rating_max: int
     rating_labels: dict[int, str] = Field(default_factory=dict)

@@ -21,7 +21,7 @@ from app.clusters.schemas import (
 )
 from app.errors import Conflict, InvalidInput, NotFound
 from app.scorecards import service as scorecard_service
-from app.scorecards.schema import KpiSpec, TemplateSpec, localize
+from app.scorecards.schema import CsfSpec, KpiSpec, PerspectiveSpec, TemplateSpec, is_fallback, localize
 
 DEFAULT_AGGREGATE = {
     "yes_no": "count_yes",
@@ -122,7 +122,9 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
     assert cluster.id is not None
     spec = template_spec(session, cluster)
     fallback = spec.languages[0]
-    lang = lang or fallback
+    # A language the template does not declare gets the fallback language throughout (the page says
+    # so once), rather than every label marked as untranslated.
+    lang = lang if lang in spec.languages else fallback
     rows = kpi_rows(session, cluster)
     custom_by_csf: dict[str, list[ClusterKpi]] = {}
     for row in rows.values():
@@ -154,6 +156,7 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
                         target=settings.target if settings else kpi.target,
                         weight=settings.weight if settings else kpi.weight,
                         illustrative=kpi.illustrative,
+                        fallback=_fallbacks(kpi, ("title", "question"), lang, fallback),
                     )
                 )
             kpis.extend(_custom_kpi_view(row) for row in custom_by_csf.get(csf.key, []))
@@ -164,6 +167,7 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
                     rating_question=csf.question(lang, fallback),
                     weight=csf.weight,
                     kpis=kpis,
+                    fallback=_fallbacks(csf, ("title", "rating_question"), lang, fallback),
                 )
             )
         perspectives.append(
@@ -172,6 +176,7 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
                 title=localize(perspective.title, lang, fallback) or perspective.key,
                 weight=perspective.weight,
                 csfs=csfs,
+                fallback=_fallbacks(perspective, ("title",), lang, fallback),
             )
         )
     return Scorecard(
@@ -179,6 +184,8 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
         template_key=spec.key,
         template_version=spec.version,
         language=lang,
+        languages=list(spec.languages),
+        fallback_language=fallback,
         rating_min=spec.rating_scale.min,
         rating_max=spec.rating_scale.max,
         rating_labels={
@@ -186,6 +193,16 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
         },
         perspectives=perspectives,
     )
+
+
+def _fallbacks(
+    spec: KpiSpec | CsfSpec | PerspectiveSpec, fields: tuple[str, ...], lang: str, fallback: str
+) -> list[str]:
+    """Which of these labels are shown in the fallback language because the template lacks `lang`."""
+    marked = [name for name in fields if is_fallback(getattr(spec, name, None), lang, fallback)]
+    if isinstance(spec, CsfSpec) and spec.rating_question is None and "title" in marked:
+        marked.append("rating_question")  # the generated question quotes the untranslated title
+    return marked
 
 
 def _custom_kpi_view(row: ClusterKpi) -> ScorecardKpi:
@@ -205,6 +222,7 @@ def _custom_kpi_view(row: ClusterKpi) -> ScorecardKpi:
         baseline=row.baseline,
         target=row.target,
         weight=row.weight,
+        language=row.language,
     )
 
 
@@ -213,7 +231,7 @@ def update_kpi_settings(
 ) -> ClusterKpi:
     row = kpi_rows(session, cluster).get(key)
     if row is None:
-        raise NotFound(f"The scorecard of this cluster has no KPI {key!r}.")
+        raise NotFound("The scorecard of this cluster has no KPI '%(key)s'.", key=key)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("active") is None:
         changes.pop("active", None)
@@ -243,9 +261,9 @@ def add_custom_kpi(session: Session, cluster: Cluster, data: CustomKpiCreate, *,
     assert cluster.id is not None
     spec = template_spec(session, cluster)
     if spec.csf(data.csf_key) is None:
-        raise InvalidInput(f"The scorecard has no CSF {data.csf_key!r}.")
+        raise InvalidInput("The scorecard has no CSF '%(key)s'.", key=data.csf_key)
     if data.key in kpi_rows(session, cluster):
-        raise Conflict(f"This scorecard already has a KPI with key {data.key!r}.")
+        raise Conflict("This scorecard already has a KPI with key '%(key)s'.", key=data.key)
     try:
         kpi = KpiSpec.model_validate(
             {**data.model_dump(exclude={"csf_key", "kpi_type", "language"}, exclude_none=True), "type": data.kpi_type}

@@ -8,6 +8,7 @@ from app.clusters.models import Cluster, ClusterKpi, Participant
 from app.clusters.schemas import CustomKpiCreate, Scorecard
 from app.dashboard import logic as dashboard_logic
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n.translation import _l
 from app.proposals.models import IndicatorProposal
 from app.proposals.schemas import ProposalCreate, ProposalWording
 from app.timeutil import utcnow
@@ -25,7 +26,7 @@ def propose(
     if scorecard.csf(data.csf_key) is None:
         raise InvalidInput(
             "Please choose which success factor this indicator belongs to.",
-            details=[{"field": "csf_key", "message": "Please choose one of the success factors."}],
+            details=[{"field": "csf_key", "message": _l("Please choose one of the success factors.")}],
         )
     assert participant.id is not None
     proposal = IndicatorProposal(
@@ -67,7 +68,7 @@ def get_proposal(session: Session, cluster_id: int, proposal_id: int) -> Indicat
 
 def _require_undecided(proposal: IndicatorProposal) -> None:
     if proposal.status != "proposed":
-        raise Conflict(f"This proposal was already {proposal.status}.")
+        raise Conflict("This proposal was already %(status)s.", status=proposal.status)
 
 
 def reword(session: Session, proposal: IndicatorProposal, data: ProposalWording, *, actor: str) -> IndicatorProposal:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.clusters.schemas import Scorecard, ScorecardCsf, ScorecardKpi, ScorecardPerspective
+from app.i18n.translation import _l
 from app.responses.schemas import AnswerIn, RatingIn, RatingRead, ResponseDraft, ResponseRead
 
 RATING, COMMENT, ANSWER = "r.", "c.", "k."
@@ -105,13 +106,13 @@ def draft_from_form(form: Mapping[str, str], stored: Mapping[str, RatingRead]) -
         if RATING + csf_key in form:
             raw_rating = form[RATING + csf_key].strip()
             if raw_rating and not raw_rating.lstrip("-").isdigit():
-                result.errors[RATING + csf_key] = "Please choose one of the points of the scale."
+                result.errors[RATING + csf_key] = _l("Please choose one of the points of the scale.")
                 continue
             rating = int(raw_rating) if raw_rating else None
         if COMMENT + csf_key in form:
             comment = form[COMMENT + csf_key].strip()
             if len(comment) > 2000:
-                result.errors[COMMENT + csf_key] = "Please keep this under 2000 characters."
+                result.errors[COMMENT + csf_key] = _l("Please keep this under %(max)s characters.", max=2000)
                 continue
         result.draft.ratings.append(RatingIn(csf_key=csf_key, rating=rating, comment=comment))
         result.rating_fields.append(RATING + csf_key if RATING + csf_key in form else COMMENT + csf_key)

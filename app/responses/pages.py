@@ -20,6 +20,8 @@ from app.clusters.schemas import Scorecard
 from app.config import ROOT
 from app.deps import SessionDep
 from app.errors import NotFound
+from app.i18n.routes import LocaleDep
+from app.i18n.translation import _l
 from app.proposals import service as proposal_service
 from app.proposals.schemas import ProposalCreate
 from app.responses import form as member_form
@@ -64,12 +66,14 @@ class MemberForm:
         return {"form": self, "progress": progress, "steps": len(self.scorecard.perspectives), **extra}
 
 
-def _member_form(session: SessionDep, principal: PrincipalDep, round_: Round = round_for("answer")) -> MemberForm:
+def _member_form(
+    session: SessionDep, principal: PrincipalDep, locale: LocaleDep, round_: Round = round_for("answer")
+) -> MemberForm:
     """Only the member themself answers here ("answer" is a member-only capability)."""
     participant = principal.participant
     assert participant is not None
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
-    scorecard = cluster_service.scorecard(session, cluster, lang=participant.language)
+    scorecard = cluster_service.scorecard(session, cluster, lang=locale)
     response = service.find_response(session, round_, participant)
     answers = service.read(session, response) if response is not None else None
     values = member_form.stored_values(answers, scorecard)
@@ -184,7 +188,8 @@ def submit(request: Request, session: SessionDep, principal: PrincipalDep, form:
 @pages.get("/rounds/{round_id}/thanks", response_class=HTMLResponse)
 def thanks(request: Request, session: SessionDep, form: MemberFormDep) -> Response:
     """How the cluster is doing so far, if the cluster chose to show members the live results."""
-    scores = scoring_service.round_scores(session, form.round) if form.cluster.shows_members_results else None
+    show = form.cluster.shows_members_results
+    scores = scoring_service.round_scores(session, form.round, lang=form.scorecard.language) if show else None
     return render(request, "responses/thanks.html", form.context(scores=scores))
 
 
@@ -201,12 +206,15 @@ def _proposal_context(
 
 
 @pages.post("/rounds/{round_id}/proposals", response_class=HTMLResponse)
-async def propose(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
+async def propose(
+    request: Request, session: SessionDep, principal: PrincipalDep, locale: LocaleDep, form: MemberFormDep
+) -> Response:
     """A member proposes an indicator of their own; the facilitator decides on it."""
     posted = {name: str(value) for name, value in (await request.form()).items() if name != "csrf_token"}
     fields = {name: value for name, value in posted.items() if value.strip() or name in {"title", "csf_key"}}
     try:
-        data = ProposalCreate.model_validate({**fields, "language": form.participant.language})
+        # Stored in the language the member wrote it in: the one their form is in.
+        data = ProposalCreate.model_validate({**fields, "language": locale})
     except ValidationError as exc:
         errors = {str(e["loc"][0]): _proposal_message(str(e["loc"][0])) for e in exc.errors()}
         context = _proposal_context(session, form, values=posted, errors=errors)
@@ -220,8 +228,8 @@ async def propose(request: Request, session: SessionDep, principal: PrincipalDep
 
 def _proposal_message(field: str) -> str:
     return {
-        "title": "Please name the indicator in a few words (at least 3 characters).",
-        "csf_key": "Please choose which success factor this indicator belongs to.",
-        "question": "Please keep the question under 1000 characters.",
-        "unit": "Please keep the unit short (40 characters at most).",
-    }.get(field, "Please check this field.")
+        "title": _l("Please name the indicator in a few words (at least 3 characters)."),
+        "csf_key": _l("Please choose which success factor this indicator belongs to."),
+        "question": _l("Please keep the question under 1000 characters."),
+        "unit": _l("Please keep the unit short (40 characters at most)."),
+    }.get(field, _l("Please check this field."))

@@ -10,6 +10,7 @@ from app.clusters import service as cluster_service
 from app.clusters.models import Participant
 from app.clusters.schemas import Scorecard
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n.translation import _l
 from app.responses import form as member_form
 from app.responses.logic import AnswerRejected, check_rating, coerce_answer
 from app.responses.models import Answer, AnswerChange, CsfRating, Response
@@ -68,7 +69,7 @@ def save_draft(
     for index, answer in enumerate(draft.answers):
         kpi = scorecard.kpi(answer.kpi_key)
         if kpi is None or not kpi.active or kpi.level != "member":
-            problems.append({"field": f"answers[{index}].kpi_key", "message": "Not a question of this round."})
+            problems.append({"field": f"answers[{index}].kpi_key", "message": _l("Not a question of this round.")})
             continue
         try:
             values[answer.kpi_key] = coerce_answer(kpi, answer.value, **scale)
@@ -76,7 +77,7 @@ def save_draft(
             problems.append({"field": f"answers[{index}].value", "message": str(exc)})
     for index, rating in enumerate(draft.ratings):
         if scorecard.csf(rating.csf_key) is None:
-            problems.append({"field": f"ratings[{index}].csf_key", "message": "Not a factor of this scorecard."})
+            problems.append({"field": f"ratings[{index}].csf_key", "message": _l("Not a factor of this scorecard.")})
             continue
         try:
             check_rating(rating.rating, **scale)

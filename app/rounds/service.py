@@ -6,6 +6,7 @@ from app.audit import service as audit
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n.translation import _l
 from app.rounds.models import KpiValue, Round
 from app.rounds.schemas import KpiValueSet, RoundCreate, RoundStatus
 from app.timeutil import utcnow
@@ -39,12 +40,21 @@ def get_round(session: Session, round_id: int) -> Round:
     return round_
 
 
+# For messages and pages that name a round's status.
+# Translators: the status of an evaluation round, as in "an open round".
+STATUS_NAMES = {RoundStatus.draft: _l("draft"), RoundStatus.open: _l("open"), RoundStatus.closed: _l("closed")}
+
+
 def set_status(session: Session, round_: Round, status: RoundStatus, *, actor: str) -> Round:
     current = RoundStatus(round_.status)
     if status == current:
         return round_
     if status not in ALLOWED_TRANSITIONS[current]:
-        raise Conflict(f"A {current.value} round cannot be set to {status.value}.")
+        raise Conflict(
+            "A %(current)s round cannot be set to %(status)s.",
+            current=STATUS_NAMES[current],
+            status=STATUS_NAMES[status],
+        )
     audit.record(
         session,
         actor=actor,
@@ -66,9 +76,11 @@ def set_kpi_value(session: Session, round_: Round, kpi_key: str, data: KpiValueS
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     kpi = cluster_service.scorecard(session, cluster).kpi(kpi_key)
     if kpi is None:
-        raise NotFound(f"The scorecard of this cluster has no KPI {kpi_key!r}.")
+        raise NotFound("The scorecard of this cluster has no KPI '%(key)s'.", key=kpi_key)
     if kpi.level != "cluster":
-        raise InvalidInput(f"KPI {kpi_key!r} is answered by members; its value is computed from their answers.")
+        raise InvalidInput(
+            "KPI '%(key)s' is answered by members; its value is computed from their answers.", key=kpi_key
+        )
     if kpi.type == "percent" and not 0 <= data.value <= 100:
         raise InvalidInput("A percentage must lie between 0 and 100.")
     if kpi.type in ("count", "yes_no") and (data.value < 0 or data.value != int(data.value)):

@@ -54,6 +54,7 @@ _GENERATED_RATING_QUESTION = {
     "en": "How strongly is '{title}' present in our cluster?",
     "es": "¿En qué medida está presente «{title}» en nuestro clúster?",
     "th": "คลัสเตอร์ของเรามี “{title}” มากน้อยเพียงใด",
+    "pt": "Em que medida “{title}” está presente no nosso cluster?",
 }
 _LOCALIZED_FIELDS = ("title", "description", "question", "rating_question")
 
@@ -98,6 +99,14 @@ def localize(text: LocalizedText | None, lang: str, fallback: str) -> str | None
         if candidate in text:
             return text[candidate]
     return next(iter(text.values()), None)
+
+
+def is_fallback(text: LocalizedText | None, lang: str, fallback: str) -> bool:
+    """Whether localize(text, lang, fallback) shows another language than `lang` (a plain string is
+    fallback-language text), so the page can mark it as not yet translated."""
+    if text is None or lang == fallback:
+        return False
+    return isinstance(text, str) or lang not in text
 
 
 def format_loc(loc: Loc) -> str:

@@ -75,7 +75,7 @@ def latest_version(session: Session, key: str) -> TemplateVersion:
         select(TemplateVersion).where(TemplateVersion.key == key).order_by(col(TemplateVersion.id).desc())
     ).first()
     if version is None:
-        raise NotFound(f"No template with key {key!r} is loaded.")
+        raise NotFound("No template with key '%(key)s' is loaded.", key=key)
     return version
 
 

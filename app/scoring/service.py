@@ -112,10 +112,13 @@ def _score(score: logic.Score) -> ScoreRead:
     return ScoreRead(**asdict(score))
 
 
-def round_scores(session: Session, round_: Round, *, core_only: bool = False) -> RoundScoresRead:
+def round_scores(
+    session: Session, round_: Round, *, core_only: bool = False, lang: str | None = None
+) -> RoundScoresRead:
+    """`lang`: the language of the titles (the template's first language when None)."""
     assert round_.id is not None
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
-    scorecard = cluster_service.scorecard(session, cluster)
+    scorecard = cluster_service.scorecard(session, cluster, lang=lang)
     perspectives, csfs, kpis, submitted = round_inputs(session, round_, scorecard)
     result = logic.score_round(
         perspectives, csfs, kpis, rules_for(cluster_service.template_spec(session, cluster)), core_only=core_only

@@ -111,6 +111,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/m/{token}"): (PUBLIC, None),
     ("GET", "/join"): (PUBLIC, None),
     ("POST", "/join"): (PUBLIC, None),
+    ("POST", "/language"): (PUBLIC, None),
     ("GET", "/sw.js"): (PUBLIC, None),
     ("GET", "/rounds/{round_id}/answer"): (MEMBER, None),
     ("GET", "/rounds/{round_id}/answer/{step}"): (MEMBER, None),

@@ -151,7 +151,7 @@ def test_thanks_shows_results_only_when_the_cluster_shows_them(
     member.http.post(f"/rounds/{round_.id}/submit", data={"csrf_token": member.csrf})
     thanks = member.http.get(f"/rounds/{round_.id}/thanks").text
     assert "Thank you!" in thanks and "How the cluster is doing so far" in thanks
-    assert "Based on 1 submitted answers." in thanks
+    assert "Based on 1 submitted answer." in thanks
     cluster.shows_members_results = False
     session.add(cluster)
     session.commit()

@@ -201,7 +201,7 @@ def test_scottish_template_has_figure_6_and_one_to_three_illustrative_kpis_per_c
 
 def test_dti_template_has_three_drivers_leading_to_outcomes() -> None:
     spec = _load("dti-cluster-monitoring.yaml")
-    assert spec.languages == ["en", "es"]
+    assert spec.languages == ["en", "es", "pt"]  # pt: the demo's Brazilian footwear cluster uses it
     assert [_en(spec, p.title) for p in spec.perspectives] == [
         "Innovation and R&D",
         "Human resources",
