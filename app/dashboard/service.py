@@ -493,8 +493,8 @@ def upgrade_template(session: Session, cluster: Cluster, version_id: int, *, act
     preview = upgrade_preview(session, cluster, version_id)
     if preview.blocked_by:
         raise Conflict(
-            "Some of the cluster's own KPIs belong to success factors the new version no longer has: "
-            + ", ".join(preview.blocked_by)
+            "Some of the cluster's own KPIs belong to success factors the new version no longer has: %(kpis)s",
+            kpis=", ".join(preview.blocked_by),
         )
     assert cluster.id is not None
     rows = cluster_service.kpi_rows(session, cluster)

@@ -18,7 +18,7 @@ from app.i18n.translation import LOCALES, SOURCE_LOCALE, TRANSLATIONS_DIR
 CATALOGUE_LOCALES = [locale for locale in LOCALES if locale != SOURCE_LOCALE]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 TAG = re.compile(r"<[^>]+>")
-SAME_IN_TRANSLATION = {"Sector", "No", "Clusters", "clusters"}  # Spanish; Brazilian Portuguese uses "cluster"
+SAME_IN_TRANSLATION = {"Sector", "No", "no", "Clusters", "clusters"}  # Spanish; Brazilian Portuguese uses "cluster"
 
 
 @pytest.fixture(scope="module")
