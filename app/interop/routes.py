@@ -32,7 +32,9 @@ def download_xlsform(session: SessionDep, round_: Round = round_for("read")) -> 
 # OpenRosa, for ODK Collect, KoboCollect and Enketo. The member's personal-link token in the path is
 # the credential (a capability URL, like /m/{token}): these routes never read the session cookie, so
 # a cross-site request carries no ambient credential and verify_csrf exempts the /openrosa/ prefix.
-openrosa = APIRouter(prefix="/openrosa/m/{token}", tags=["openrosa"])
+# The OpenRosa protocol (XML for ODK Collect / KoboCollect / Enketo), documented in the README, not
+# part of the JSON API's OpenAPI description.
+openrosa = APIRouter(prefix="/openrosa/m/{token}", tags=["openrosa"], include_in_schema=False)
 ACCEPT_CONTENT_LENGTH = MAX_SUBMISSION_BYTES
 
 
