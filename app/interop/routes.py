@@ -33,7 +33,8 @@ def download_xlsform(session: SessionDep, round_: Round = round_for("read")) -> 
 # OpenRosa, for ODK Collect, KoboCollect and Enketo. The member's personal-link token in the path is
 # the credential (a capability URL, like /m/{token}): these routes never read the session cookie, so
 # a cross-site request carries no ambient credential and verify_csrf exempts the /openrosa/ prefix.
-openrosa = APIRouter(prefix="/openrosa/m/{token}", tags=["openrosa"])
+# Not part of the JSON API: the protocol answers in XML with its own status codes, so not in the OpenAPI schema.
+openrosa = APIRouter(prefix="/openrosa/m/{token}", tags=["openrosa"], include_in_schema=False)
 ACCEPT_CONTENT_LENGTH = MAX_SUBMISSION_BYTES
 
 
