@@ -4,12 +4,13 @@ from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import Response
 
 from app.auth import service as auth_service
-from app.auth.policy import round_for
+from app.auth.policy import PrincipalDep, round_for
 from app.clusters import service as clusters
 from app.clusters.models import Participant
 from app.deps import SessionDep
-from app.errors import AppError, NotFound
+from app.errors import AppError, InvalidInput, NotFound
 from app.interop import service
+from app.interop.imports import MAX_IMPORT_BYTES, ImportRejected
 from app.interop.openrosa import MAX_SUBMISSION_BYTES, SubmissionRejected, form_list_xml, response_xml
 from app.rounds.models import Round
 
@@ -113,3 +114,28 @@ def submission(token: str, request: Request, session: SessionDep, xml_submission
 def _explain(exc: AppError) -> str:
     details = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details or [])
     return f"{exc.message} {details}".strip()
+
+
+@router.post("/rounds/{round_id}/imports")
+def import_answers(
+    session: SessionDep,
+    principal: PrincipalDep,
+    http: Response,
+    file: UploadFile | None = None,
+    dry_run: bool = True,
+    round_: Round = round_for("manage"),
+) -> dict[str, object]:
+    """Import answers from an ODK Central / KoboToolbox export (CSV or XLSX) or a plain CSV, one row per
+    participant. With dry_run=true (the default) nothing is written; otherwise everything or nothing."""
+    if file is None:
+        raise InvalidInput("Upload the table as the multipart field 'file'.")
+    content = file.file.read(MAX_IMPORT_BYTES + 1)
+    try:
+        report = service.import_answers(
+            session, round_, content, filename=file.filename or "", dry_run=dry_run, actor=principal.actor
+        )
+    except ImportRejected as exc:
+        raise InvalidInput(str(exc)) from None
+    if report["rejected"]:
+        http.status_code = 422
+    return report

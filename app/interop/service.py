@@ -10,10 +10,12 @@ from app.audit import service as audit
 from app.clusters import service as clusters
 from app.clusters.models import Cluster, Participant
 from app.errors import Conflict, NotFound
+from app.interop.imports import parse_rows, read_table
 from app.interop.logic import XlsForm, build_xlsform
 from app.interop.models import OdkSubmission
 from app.interop.openrosa import FormEntry, draft_from_values, parse_submission
 from app.responses import service as responses
+from app.responses.schemas import ResponseDraft
 from app.rounds.models import Round
 
 
@@ -118,3 +120,78 @@ def receive_submission(session: Session, participant: Participant, xml: bytes, *
     )
     session.flush()
     return 201, "Thank you: your answers were received."
+
+
+def import_answers(
+    session: Session, round_: Round, content: bytes, *, filename: str, dry_run: bool, actor: str
+) -> dict[str, object]:
+    """Import a table of answers onto the round: every row is checked first, and nothing is written
+    unless every row is valid (and not `dry_run`). Each row becomes the participant's submitted
+    response through the same service calls as the web form, so corrections are audited alike."""
+    cluster = clusters.get_cluster(session, round_.cluster_id)
+    if round_.status != "open":
+        raise Conflict("This round is not open for answers.")
+    form = xlsform(session, cluster, round_)
+    scorecard = clusters.scorecard(session, cluster)
+    rows = parse_rows(read_table(content, filename), form.fields)
+    members = list(session.exec(select(Participant).where(Participant.cluster_id == cluster.id)))
+    by_id = {str(p.id): p for p in members if p.active}
+    by_name: dict[str, list[Participant]] = {}
+    for p in members:
+        if p.active:
+            by_name.setdefault(p.organisation.strip().casefold(), []).append(p)
+    first_row: dict[int, int] = {}
+    accepted: list[tuple[Participant, ResponseDraft]] = []
+    rejected: list[dict[str, object]] = []
+    for row in rows:
+        participant: Participant | None = None
+        if row.participant:
+            if row.by_id:
+                participant = by_id.get(row.participant)
+            else:
+                named = by_name.get(row.participant.casefold(), [])
+                if len(named) > 1:
+                    row.problems.append("Several participants have this organisation name: use participant_id.")
+                participant = named[0] if len(named) == 1 else None
+            if participant is None and not row.problems:
+                row.problems.append("Unknown participant: not an active participant of this cluster.")
+        if participant is not None:
+            assert participant.id is not None
+            if participant.id in first_row:
+                row.problems.append(f"Duplicate: this participant is already on row {first_row[participant.id]}.")
+            else:
+                first_row[participant.id] = row.row
+        if row.draft is not None:
+            problems, _values = responses.check_draft(row.draft, scorecard=scorecard)
+            for problem in problems:
+                row.problems.append(f"{_field_label(row.draft, problem['field'])}: {problem['message']}")
+        if row.problems or participant is None or row.draft is None:
+            rejected.append({"row": row.row, "participant": row.participant, "problems": row.problems})
+        else:
+            accepted.append((participant, row.draft))
+    written = not dry_run and not rejected
+    if written:
+        for participant, draft in accepted:
+            response = responses.start_response(session, round_, participant)
+            responses.save_draft(session, response, draft, scorecard=scorecard, actor=actor)
+            responses.submit(session, response, client_id=None, actor=actor)
+        audit.record(
+            session,
+            actor=actor,
+            action="answers_imported",
+            entity="round",
+            entity_id=round_.id,
+            cluster_id=cluster.id,
+            after={"filename": filename[:200], "rows": len(rows)},
+        )
+        session.flush()
+    return {"rows": len(rows), "accepted": len(accepted), "rejected": rejected, "written": written}
+
+
+def _field_label(draft: ResponseDraft, location: str) -> str:
+    """'answers[2].value' -> the KPI key, 'ratings[0].rating' -> 'rating:<csf key>'."""
+    kind, _, rest = location.partition("[")
+    index = int(rest.split("]", 1)[0])
+    if kind == "answers":
+        return draft.answers[index].kpi_key
+    return f"rating:{draft.ratings[index].csf_key}"

@@ -52,16 +52,10 @@ def start_response(session: Session, round_: Round, participant: Participant) ->
     return response
 
 
-def save_draft(
-    session: Session, response: Response, draft: ResponseDraft, *, scorecard: Scorecard, actor: str
-) -> Response:
-    """Validate everything first, then write: one bad value rejects the request and changes nothing.
-
-    Changes to a submitted response are corrections: each is written to the audit trail.
-    """
-    round_ = session.get(Round, response.round_id)
-    assert round_ is not None
-    _require_open(round_)
+def check_draft(
+    draft: ResponseDraft, *, scorecard: Scorecard
+) -> tuple[list[dict[str, str]], dict[str, tuple[float | None, str | None]]]:
+    """Every problem of a draft ({field, message}, as the form shows them) and the values to store."""
     scale = {"rating_min": scorecard.rating_min, "rating_max": scorecard.rating_max}
 
     problems: list[dict[str, str]] = []
@@ -83,6 +77,20 @@ def save_draft(
             check_rating(rating.rating, **scale)
         except AnswerRejected as exc:
             problems.append({"field": f"ratings[{index}].rating", "message": str(exc)})
+    return problems, values
+
+
+def save_draft(
+    session: Session, response: Response, draft: ResponseDraft, *, scorecard: Scorecard, actor: str
+) -> Response:
+    """Validate everything first, then write: one bad value rejects the request and changes nothing.
+
+    Changes to a submitted response are corrections: each is written to the audit trail.
+    """
+    round_ = session.get(Round, response.round_id)
+    assert round_ is not None
+    _require_open(round_)
+    problems, values = check_draft(draft, scorecard=scorecard)
     if problems:
         raise InvalidInput("Some answers could not be saved.", details=problems)
 

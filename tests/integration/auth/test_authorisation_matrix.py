@@ -97,6 +97,8 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/benchmarks/observatory/promote.yaml"): (BENCHMARK_AGENCY, None),
     ("POST", "/benchmarks/observatory/promote"): (BENCHMARK_AGENCY, None),
     ("GET", "/api/v1/rounds/{round_id}/xlsform"): (READ, None),
+    # Answer imports: without a file the handler answers 422, so the policy is all this checks.
+    ("POST", "/api/v1/rounds/{round_id}/imports"): (MANAGE, None),
     # OpenRosa for ODK Collect: the member token in the path is the credential (no cookie, no CSRF).
     ("GET", "/openrosa/m/{token}/formList"): (PUBLIC, None),
     ("GET", "/openrosa/m/{token}/forms/{round_id}"): (PUBLIC, None),
