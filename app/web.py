@@ -5,7 +5,7 @@ from functools import cache
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.config import ROOT
@@ -40,6 +40,14 @@ templates.env.globals["static_url"] = static_url
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def redirect_after_post(url: str, request: Request) -> Response:
+    """After a successful POST: HX-Redirect for htmx (it would otherwise swap the next page into the
+    current one), 303 otherwise, so a reload never posts again."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
 
 
 def render(

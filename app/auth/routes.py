@@ -19,7 +19,7 @@ from app.deps import PathId, SessionDep, SettingsDep
 from app.errors import AppError, Conflict, NotFound
 from app.rounds import service as round_service
 from app.rounds.models import Round
-from app.web import render
+from app.web import redirect_after_post, render
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(tags=["access"])
@@ -33,13 +33,6 @@ def _start_session(request: Request, **identity: Any) -> None:
     """A fresh session (and CSRF token) at every login, so a planted session id is worth nothing."""
     request.session.clear()
     request.session.update(identity, csrf=security.new_csrf_token())
-
-
-def _redirect(url: str, request: Request) -> Response:
-    """After a successful POST: HX-Redirect for htmx, 303 otherwise."""
-    if request.headers.get("HX-Request") == "true":
-        return Response(status_code=204, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
 
 
 @pages.get("/login", response_class=HTMLResponse)
@@ -57,13 +50,13 @@ def login(
         context = {"error": exc.message, "email": email}
         return render(request, "auth/login.html", context, block="login_form", status_code=exc.status_code)
     _start_session(request, user_id=user.id, stamp=session_stamp(user))
-    return _redirect("/", request)
+    return redirect_after_post("/", request)
 
 
 @pages.post("/logout")
 def logout(request: Request) -> Response:
     request.session.clear()
-    return _redirect("/", request)
+    return redirect_after_post("/", request)
 
 
 @pages.get("/account/password", response_class=HTMLResponse)
@@ -129,7 +122,7 @@ def join(
     assert participant.id is not None
     auth_service.record_registration(session, join_code, participant.id)
     _start_session(request, participant_id=participant.id)
-    return _redirect("/", request)
+    return redirect_after_post("/", request)
 
 
 # --- JSON API -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from app.clusters.models import Cluster
 from app.clusters.schemas import ClusterUpdate
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFound
-from app.web import is_htmx, render
+from app.web import redirect_after_post, render
 
 api = APIRouter(prefix="/benchmarks", tags=["benchmarks"])
 pages = APIRouter(prefix="/benchmarks", include_in_schema=False)
@@ -275,10 +275,7 @@ def set_sharing(
 ) -> Response:
     """The facilitator's consent switch; clusters.service.update_cluster records it in the audit trail."""
     cluster_service.update_cluster(session, cluster, ClusterUpdate(shares_benchmarks=shares), actor=principal.actor)
-    target = f"/benchmarks/clusters/{cluster.id}"
-    if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
+    return redirect_after_post(f"/benchmarks/clusters/{cluster.id}", request)
 
 
 @pages.get("/observatory", response_class=HTMLResponse)

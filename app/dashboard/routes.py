@@ -9,7 +9,7 @@ from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from app.auth import service as auth_service
@@ -27,16 +27,10 @@ from app.rounds.models import Round
 from app.rounds.schemas import KpiValueSet, RoundCreate, RoundStatus
 from app.scorecards import service as scorecard_service
 from app.timeutil import utcnow
-from app.web import is_htmx, render, templates
+from app.web import is_htmx, redirect_after_post, render, templates
 
 pages = APIRouter(tags=["facilitator"], include_in_schema=False)
 templates.env.filters["figure"] = logic.figure
-
-
-def _after_post(url: str, request: Request) -> Response:
-    if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
 
 
 def _can_manage(principal: PrincipalDep, cluster: Cluster) -> bool:
@@ -103,7 +97,7 @@ def update_kpi(
     except InvalidInput as exc:
         error = exc.message
     if not is_htmx(request) and error is None:
-        return _after_post(f"/clusters/{cluster.id}/setup#kpi-{kpi_key}", request)
+        return redirect_after_post(f"/clusters/{cluster.id}/setup#kpi-{kpi_key}", request)
     context = _setup_context(session, principal, cluster, row_error={kpi_key: error} if error else {})
     kpi = context["scorecard"].kpi(kpi_key)
     return render(
@@ -135,7 +129,7 @@ async def add_kpi(
     if errors:
         context = _setup_context(session, principal, cluster, errors=errors, new_kpi=posted)
         return render(request, "dashboard/setup.html", context, status_code=422)
-    return _after_post(f"/clusters/{cluster.id}/setup#kpi-{fields['key']}", request)
+    return redirect_after_post(f"/clusters/{cluster.id}/setup#kpi-{fields['key']}", request)
 
 
 @pages.get("/clusters/{cluster_id}/upgrade/{version_id}", response_class=HTMLResponse)
@@ -158,7 +152,7 @@ def upgrade(
     cluster: Cluster = staff_cluster_for("manage"),
 ):
     service.upgrade_template(session, cluster, version_id, actor=principal.actor)
-    return _after_post(f"/clusters/{cluster.id}/setup", request)
+    return redirect_after_post(f"/clusters/{cluster.id}/setup", request)
 
 
 # --- member-proposed indicators -------------------------------------------------------------------
@@ -215,7 +209,7 @@ def decide(
     except AppError as exc:
         context = _proposals_context(session, principal, cluster, errors={proposal_id: exc.message})
         return render(request, "dashboard/proposals.html", context, status_code=exc.status_code)
-    return _after_post(f"/clusters/{cluster.id}/proposals#proposal-{proposal_id}", request)
+    return redirect_after_post(f"/clusters/{cluster.id}/proposals#proposal-{proposal_id}", request)
 
 
 # --- rounds ---------------------------------------------------------------------------------------
@@ -241,7 +235,7 @@ def create_round(
     cluster: Cluster = staff_cluster_for("manage"),
 ):
     round_ = round_service.create_round(session, cluster, RoundCreate(label=label.strip() or "Round"))
-    return _after_post(f"/rounds/{round_.id}/manage", request)
+    return redirect_after_post(f"/rounds/{round_.id}/manage", request)
 
 
 def _manage_context(session: SessionDep, principal: PrincipalDep, round_: Round, **extra: object) -> dict:
@@ -282,7 +276,7 @@ def set_round_status(
     round_: Round = staff_round_for("manage"),
 ):
     round_service.set_status(session, round_, status, actor=principal.actor)
-    return _after_post(f"/rounds/{round_.id}/manage", request)
+    return redirect_after_post(f"/rounds/{round_.id}/manage", request)
 
 
 @pages.post("/rounds/{round_id}/kpi-values/{kpi_key}", response_class=HTMLResponse)
@@ -306,7 +300,7 @@ def set_kpi_value(
     except AppError as exc:
         context = _manage_context(session, principal, round_, errors={kpi_key: exc.message})
         return render(request, "dashboard/round.html", context, status_code=exc.status_code)
-    return _after_post(f"/rounds/{round_.id}/manage#value-{kpi_key}", request)
+    return redirect_after_post(f"/rounds/{round_.id}/manage#value-{kpi_key}", request)
 
 
 @pages.post("/rounds/{round_id}/member-links", response_class=HTMLResponse)
@@ -445,7 +439,7 @@ def add_note(
     except InvalidInput as exc:
         errors = {"note": exc.message}
     if not is_htmx(request) and not errors:
-        return _after_post(f"/rounds/{round_.id}/session#notes", request)
+        return redirect_after_post(f"/rounds/{round_.id}/session#notes", request)
     context = _session_context(session, principal, round_) | {"errors": errors}
     return render(request, "dashboard/session.html", context, block="plan", status_code=422 if errors else 200)
 
@@ -472,7 +466,7 @@ def add_action(
     except InvalidInput as exc:
         errors = {"action": exc.message}
     if not is_htmx(request) and not errors:
-        return _after_post(f"/rounds/{round_.id}/session#plan", request)
+        return redirect_after_post(f"/rounds/{round_.id}/session#plan", request)
     context = _session_context(session, principal, round_) | {"errors": errors}
     return render(request, "dashboard/session.html", context, block="plan", status_code=422 if errors else 200)
 
@@ -490,7 +484,7 @@ def update_action(
     action = service.get_action(session, round_.cluster_id, action_id)
     service.set_action_status(session, action, status, actor=principal.actor)
     if not is_htmx(request):
-        return _after_post(f"/rounds/{round_.id}/session#plan", request)
+        return redirect_after_post(f"/rounds/{round_.id}/session#plan", request)
     return render(request, "dashboard/session.html", _session_context(session, principal, round_), block="plan")
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from app.auth.policy import PrincipalDep, round_for
 from app.auth.principal import Principal
@@ -29,7 +30,7 @@ from app.responses import service
 from app.responses.models import Response as MemberResponse
 from app.rounds.models import Round
 from app.scoring import service as scoring_service
-from app.web import is_htmx, render, static_url
+from app.web import redirect_after_post, render, static_url
 
 
 @dataclass
@@ -61,6 +62,12 @@ class MemberForm:
         statics = [static_url("app.css"), static_url("member.js")]
         return [*steps, f"{self.base_url}/review", *statics]
 
+    def ensure_response(self, session: Session) -> MemberResponse:
+        """The member's response, created when they first save or submit (not when they only look)."""
+        if self.response is None:
+            self.response = service.start_response(session, self.round, self.participant)
+        return self.response
+
     def context(self, **extra: object) -> dict[str, object]:
         progress = member_form.progress(self.scorecard, self.values)
         return {"form": self, "progress": progress, "steps": len(self.scorecard.perspectives), **extra}
@@ -84,21 +91,14 @@ MemberFormDep = Annotated[MemberForm, Depends(_member_form)]
 pages = APIRouter(tags=["member form"], include_in_schema=False)
 
 
-def _after_post(url: str, request: Request) -> Response:
-    if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
-
-
-async def _posted_fields(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {name: str(value) for name, value in form.items() if member_form.is_form_field(name)}
+def _answer_fields(posted: FormData) -> dict[str, str]:
+    return {name: str(value) for name, value in posted.items() if member_form.is_form_field(name)}
 
 
 def _save(session: Session, form: MemberForm, principal: Principal, fields: dict[str, str]) -> dict[str, str]:
-    response = form.response or service.start_response(session, form.round, form.participant)
-    form.response = response
-    errors = service.save_form_fields(session, response, fields, scorecard=form.scorecard, actor=principal.actor)
+    errors = service.save_form_fields(
+        session, form.ensure_response(session), fields, scorecard=form.scorecard, actor=principal.actor
+    )
     # Show what the member typed, valid or not: nothing they typed is lost from the page.
     form.values.update(fields)
     return errors
@@ -139,31 +139,31 @@ async def save_step(
 ) -> Response:
     """The plain (no JavaScript) way: the whole step at once, then on to the next or back."""
     perspective = form.scorecard.perspectives[_perspective_index(form, step)]
-    errors = _save(session, form, principal, await _posted_fields(request))
+    posted = await request.form()
+    errors = _save(session, form, principal, _answer_fields(posted))
     if errors:
         context = form.context(step=step, perspective=perspective, errors=errors)
         return render(request, "responses/step.html", context, status_code=422)
-    go = str((await request.form()).get("go", "next"))
+    go = str(posted.get("go", "next"))
     if go == "back" and step > 1:
-        return _after_post(f"{form.base_url}/answer/{step - 1}", request)
+        return redirect_after_post(f"{form.base_url}/answer/{step - 1}", request)
     if go == "next" and step < len(form.scorecard.perspectives):
-        return _after_post(f"{form.base_url}/answer/{step + 1}", request)
-    return _after_post(f"{form.base_url}/review", request)
+        return redirect_after_post(f"{form.base_url}/answer/{step + 1}", request)
+    return redirect_after_post(f"{form.base_url}/review", request)
 
 
 @pages.post("/rounds/{round_id}/autosave", response_class=HTMLResponse)
 async def autosave(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
     """htmx posts each field as it changes; the answer is only the field's saved / not saved status."""
     posted = await request.form()
-    fields = {name: str(value) for name, value in posted.items() if member_form.is_form_field(name)}
+    fields = _answer_fields(posted)
     change = member_form.device_change(str(posted.get("client_id", "")), str(posted.get("client_at", "")))
     if change is None:
         errors = _save(session, form, principal, fields)
     else:
-        response = form.response or service.start_response(session, form.round, form.participant)
         errors = service.save_device_change(
             session,
-            response,
+            form.ensure_response(session),
             fields,
             client_id=change[0],
             client_at=change[1],
@@ -180,9 +180,8 @@ def review(request: Request, form: MemberFormDep) -> Response:
 
 @pages.post("/rounds/{round_id}/submit")
 def submit(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
-    response = form.response or service.start_response(session, form.round, form.participant)
-    service.submit(session, response, client_id=None, actor=principal.actor)
-    return _after_post(f"{form.base_url}/thanks", request)
+    service.submit(session, form.ensure_response(session), client_id=None, actor=principal.actor)
+    return redirect_after_post(f"{form.base_url}/thanks", request)
 
 
 @pages.get("/rounds/{round_id}/thanks", response_class=HTMLResponse)
