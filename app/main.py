@@ -1,7 +1,7 @@
 """Application factory: settings, database engine, middleware, routers and the one place errors become responses."""
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.deps import load_principal, verify_csrf
 from app.auth.routes import api as access_api
@@ -37,9 +38,41 @@ from app.rounds.routes import router as rounds_api
 from app.scorecards import service as scorecard_service
 from app.scorecards.routes import router as scorecards_api
 from app.scoring.routes import router as scoring_api
-from app.web import HTMX_CDN_ORIGIN, is_htmx, render
+from app.web import HTMX_CDN_ORIGIN, render
 
 log = logging.getLogger("clusterscore")
+
+
+class SecurityHeaders:
+    """Headers every response carries, and the content security policy on documents.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs the app in a
+    task of its own behind memory streams, which cost more than the rest of a member's autosave.
+    """
+
+    def __init__(self, app: ASGIApp, *, csp: str) -> None:
+        self.app, self.csp = app, csp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # A policy for documents only: an htmx fragment lives under its page's policy, and every byte
+        # counts on a member's 2G autosave. Swagger UI (/docs) loads its own scripts from a CDN.
+        fragment = Headers(scope=scope).get("HX-Request") == "true" or scope["path"].startswith("/docs")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if not fragment and headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", self.csp)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                # Member links carry their token in the URL: never send it on to another site.
+                headers["Referrer-Policy"] = "no-referrer"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class CachedStaticFiles(StaticFiles):
@@ -93,20 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        # A policy for documents only: an htmx fragment lives under its page's policy, and every byte
-        # counts on a member's 2G autosave. Swagger UI (/docs) loads its own scripts from a CDN.
-        is_document = response.headers.get("content-type", "").startswith("text/html") and not is_htmx(request)
-        if is_document and not request.url.path.startswith("/docs"):
-            response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        # Member links carry their token in the URL: never send it on to another site.
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
-
+    app.add_middleware(SecurityHeaders, csp=csp)
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(RequestLimit)
     app.add_middleware(

@@ -2,11 +2,12 @@
 
 import hashlib
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
+from starlette.datastructures import FormData
 
 from app.config import ROOT
 from app.i18n import templating
@@ -36,6 +37,15 @@ def static_url(name: str) -> str:
 
 
 templates.env.globals["static_url"] = static_url
+
+
+async def _posted_form(request: Request) -> FormData:
+    """Read in the event loop, so that a handler taking the form can be a plain function: its database work
+    then runs in the thread pool instead of blocking every other request on the loop."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(_posted_form)]
 
 
 def is_htmx(request: Request) -> bool:

@@ -24,9 +24,10 @@ from sqlmodel import Session
 from app import migrate
 from app.auth import service as auth_service
 from app.clusters import service as cluster_service
-from app.clusters.schemas import ClusterCreate, ParticipantCreate, ProgrammeCreate
+from app.clusters.schemas import ClusterCreate, ParticipantCreate, ProgrammeCreate, Scorecard
 from app.config import ROOT
 from app.db import make_engine
+from app.responses import form as member_form
 from app.rounds import service as round_service
 from app.rounds.schemas import RoundCreate, RoundStatus
 from app.scorecards import service as scorecard_service
@@ -34,6 +35,8 @@ from app.scorecards import service as scorecard_service
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One plausible answer per member-level KPI type (an autosave changes some of them each time).
 ANSWERS: dict[str, Any] = {"yes_no": True, "count": 3, "number": 1.5, "percent": 40, "rating": 3, "text": "ok"}
+# The same, as the member's form posts them (a decimal comma, as Spanish and Portuguese phones type it).
+POSTED = {"yes_no": "yes", "count": "3", "number": "1,5", "percent": "40", "rating": "3", "text": "ok"}
 
 
 @contextmanager
@@ -70,23 +73,25 @@ class Workshop:
     answers: dict[str, Any]  # kpi_key -> value, for every member-level KPI
     csf_keys: list[str]
     admin_token: str = ""
+    # What a member's phone posts, step by step: (form field, value) in the order the form asks.
+    form_steps: list[list[tuple[str, str]]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def seed_workshop(database_url: str, *, members: int) -> Workshop:
+def seed_workshop(database_url: str, *, members: int, name: str = "Bench") -> Workshop:
     """Migrate, load the templates, and create one cluster with `members` participants, each with a personal
-    link, and an open round: a workshop about to start."""
+    link, and an open round: a workshop about to start. Another `name` seeds another one beside it."""
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
     with Session(engine, expire_on_commit=False) as session:
         scorecard_service.load_directory(session, ROOT / "scorecards")
         version = scorecard_service.latest_version(session, "thai-food-cluster")
-        programme = cluster_service.create_programme(session, ProgrammeCreate(name="Bench programme"))
+        programme = cluster_service.create_programme(session, ProgrammeCreate(name=f"{name} programme"))
         cluster = cluster_service.create_cluster(
             session,
             programme,
             ClusterCreate.model_validate(
-                {"name": "Bench cluster", "country": "TH", "sector": "Food", "template_version_id": version.id}
+                {"name": f"{name} cluster", "country": "TH", "sector": "Food", "template_version_id": version.id}
             ),
         )
         people = [
@@ -97,7 +102,7 @@ def seed_workshop(database_url: str, *, members: int) -> Workshop:
         round_service.set_status(session, round_, RoundStatus.open, actor="bench")
         links = [Member(p.id or 0, auth_service.issue_member_link(session, p.id or 0)) for p in people]
         admin = auth_service.create_user(
-            session, email="bench@example.org", name="Bench", password="bench-password-2026", is_admin=True
+            session, email=f"{name.lower()}@example.org", name=name, password="bench-password-2026", is_admin=True
         )
         _token, admin_token = auth_service.issue_api_token(session, admin, "bench")
         scorecard = cluster_service.scorecard(session, cluster)
@@ -106,7 +111,22 @@ def seed_workshop(database_url: str, *, members: int) -> Workshop:
     answers = {k.key: ANSWERS[k.type] for k in scorecard.kpis() if k.level == "member" and k.active}
     csf_keys = [c.key for p in scorecard.perspectives for c in p.csfs]
     assert round_.id is not None
-    return Workshop(round_.id, links, answers, csf_keys, admin_token)
+    return Workshop(round_.id, links, answers, csf_keys, admin_token, _form_steps(scorecard))
+
+
+def _form_steps(scorecard: Scorecard) -> list[list[tuple[str, str]]]:
+    """Every rating and member-level answer of the form, and a reason for every other rating."""
+    steps = []
+    for perspective in scorecard.perspectives:
+        fields: list[tuple[str, str]] = []
+        for number, csf in enumerate(perspective.csfs):
+            fields.append((member_form.RATING + csf.key, str(1 + number % 5)))
+            if number % 2 == 0:
+                fields.append((member_form.COMMENT + csf.key, "Because the training centre " + "helps us " * 12))
+            for kpi in member_form.member_kpis(csf):
+                fields.append((member_form.ANSWER + kpi.key, POSTED[kpi.type]))
+        steps.append(fields)
+    return steps
 
 
 def free_port() -> int:

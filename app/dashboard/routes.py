@@ -27,7 +27,7 @@ from app.rounds.models import Round
 from app.rounds.schemas import KpiValueSet, RoundCreate, RoundStatus
 from app.scorecards import service as scorecard_service
 from app.timeutil import utcnow
-from app.web import is_htmx, redirect_after_post, render, templates
+from app.web import PostedForm, is_htmx, redirect_after_post, render, templates
 
 pages = APIRouter(tags=["facilitator"], include_in_schema=False)
 templates.env.filters["figure"] = logic.figure
@@ -106,11 +106,15 @@ def update_kpi(
 
 
 @pages.post("/clusters/{cluster_id}/setup/kpis", response_class=HTMLResponse)
-async def add_kpi(
-    request: Request, session: SessionDep, principal: PrincipalDep, cluster: Cluster = staff_cluster_for("manage")
+def add_kpi(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    form: PostedForm,
+    cluster: Cluster = staff_cluster_for("manage"),
 ):
     """A cluster KPI added directly, e.g. during a session when the room agrees on a new indicator."""
-    posted = {k: str(v).strip() for k, v in (await request.form()).items() if k != "csrf_token"}
+    posted = {k: str(v).strip() for k, v in form.items() if k != "csrf_token"}
     fields: dict[str, object] = {k: v for k, v in posted.items() if v}
     taken = set(cluster_service.kpi_rows(session, cluster))
     fields["key"] = logic.kpi_key_for(posted.get("title", ""), taken)

@@ -17,9 +17,10 @@ LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def current_locale(request: Request, principal: PrincipalDep) -> str:
+async def current_locale(request: Request, principal: PrincipalDep) -> str:
     """Chosen once per request, while the principal's rows can still be read (error pages render after
-    the database session has rolled back), and kept on request.state for render() and error handlers."""
+    the database session has rolled back), and kept on request.state for render() and error handlers.
+    Async because it only reads what load_principal loaded: no trip through the thread pool."""
     locale = choose_locale(
         participant_language=principal.participant.language if principal.participant else None,
         user_language=principal.user.language if principal.user else None,

@@ -12,12 +12,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from app.clusters.schemas import Scorecard, ScorecardCsf, ScorecardKpi, ScorecardPerspective
 from app.i18n.translation import _l
-from app.responses.schemas import AnswerIn, RatingIn, RatingRead, ResponseDraft, ResponseRead
+from app.responses.schemas import AnswerIn, RatingIn, ResponseDraft, ResponseRead
 
 RATING, COMMENT, ANSWER = "r.", "c.", "k."
+CSF_FIELDS = (RATING, COMMENT)  # a rating and its comment are stored together, in one row per CSF
+
+
+class StoredRating(Protocol):
+    rating: int | None
+    comment: str
 
 
 def member_kpis(csf: ScorecardCsf) -> list[ScorecardKpi]:
@@ -88,7 +95,7 @@ class FormDraft:
         return names[int(index)] if int(index) < len(names) else None
 
 
-def draft_from_form(form: Mapping[str, str], stored: Mapping[str, RatingRead]) -> FormDraft:
+def draft_from_form(form: Mapping[str, str], stored: Mapping[str, StoredRating]) -> FormDraft:
     """Turn posted fields into a draft. A rating and its comment are stored together, so a field
     posted alone (autosave sends one field) keeps the other half as it is stored."""
     result = FormDraft(draft=ResponseDraft())
@@ -97,7 +104,7 @@ def draft_from_form(form: Mapping[str, str], stored: Mapping[str, RatingRead]) -
         if name.startswith(ANSWER):
             result.draft.answers.append(AnswerIn(kpi_key=name[len(ANSWER) :], value=raw))
             result.answer_fields.append(name)
-        elif name.startswith((RATING, COMMENT)) and name[2:] not in csf_keys:
+        elif name.startswith(CSF_FIELDS) and name[2:] not in csf_keys:
             csf_keys.append(name[2:])
     for csf_key in csf_keys:
         previous = stored.get(csf_key)

@@ -4,7 +4,8 @@ Works as plain form posts without JavaScript; with htmx each field is saved as i
 (autosave) and the page shows whether it was. The JSON API (routes.py) is the same service underneath.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -30,7 +31,7 @@ from app.responses import service
 from app.responses.models import Response as MemberResponse
 from app.rounds.models import Round
 from app.scoring import service as scoring_service
-from app.web import redirect_after_post, render, static_url
+from app.web import PostedForm, redirect_after_post, render, static_url
 
 
 @dataclass
@@ -42,7 +43,7 @@ class MemberForm:
     participant: Participant
     scorecard: Scorecard
     response: MemberResponse | None
-    values: dict[str, str]
+    session: Session = field(repr=False)
 
     @property
     def base_url(self) -> str:
@@ -55,6 +56,13 @@ class MemberForm:
     @property
     def submitted(self) -> bool:
         return self.response is not None and self.response.status == "submitted"
+
+    @cached_property
+    def values(self) -> dict[str, str]:
+        """What the member gave so far, as the inputs show it. Read only by pages that show answers: an
+        autosave, the request a member sends most, does without."""
+        answers = service.read(self.session, self.response) if self.response is not None else None
+        return member_form.stored_values(answers, self.scorecard)
 
     def offline_pages(self) -> list[str]:
         """What the service worker keeps on the phone so the form opens with no connection."""
@@ -82,9 +90,7 @@ def _member_form(
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     scorecard = cluster_service.scorecard(session, cluster, lang=locale)
     response = service.find_response(session, round_, participant)
-    answers = service.read(session, response) if response is not None else None
-    values = member_form.stored_values(answers, scorecard)
-    return MemberForm(round_, cluster, participant, scorecard, response, values)
+    return MemberForm(round_, cluster, participant, scorecard, response, session)
 
 
 MemberFormDep = Annotated[MemberForm, Depends(_member_form)]
@@ -96,12 +102,9 @@ def _answer_fields(posted: FormData) -> dict[str, str]:
 
 
 def _save(session: Session, form: MemberForm, principal: Principal, fields: dict[str, str]) -> dict[str, str]:
-    errors = service.save_form_fields(
+    return service.save_form_fields(
         session, form.ensure_response(session), fields, scorecard=form.scorecard, actor=principal.actor
     )
-    # Show what the member typed, valid or not: nothing they typed is lost from the page.
-    form.values.update(fields)
-    return errors
 
 
 @pages.get("/sw.js")
@@ -134,14 +137,16 @@ def show_step(step: int, request: Request, form: MemberFormDep) -> Response:
 
 
 @pages.post("/rounds/{round_id}/answer/{step}", response_class=HTMLResponse)
-async def save_step(
-    step: int, request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep
+def save_step(
+    step: int, request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep, posted: PostedForm
 ) -> Response:
     """The plain (no JavaScript) way: the whole step at once, then on to the next or back."""
     perspective = form.scorecard.perspectives[_perspective_index(form, step)]
-    posted = await request.form()
-    errors = _save(session, form, principal, _answer_fields(posted))
+    fields = _answer_fields(posted)
+    errors = _save(session, form, principal, fields)
     if errors:
+        # Show what the member typed, valid or not: nothing they typed is lost from the page.
+        form.values.update(fields)
         context = form.context(step=step, perspective=perspective, errors=errors)
         return render(request, "responses/step.html", context, status_code=422)
     go = str(posted.get("go", "next"))
@@ -153,9 +158,10 @@ async def save_step(
 
 
 @pages.post("/rounds/{round_id}/autosave", response_class=HTMLResponse)
-async def autosave(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
+def autosave(
+    request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep, posted: PostedForm
+) -> Response:
     """htmx posts each field as it changes; the answer is only the field's saved / not saved status."""
-    posted = await request.form()
     fields = _answer_fields(posted)
     change = member_form.device_change(str(posted.get("client_id", "")), str(posted.get("client_at", "")))
     if change is None:
@@ -205,11 +211,16 @@ def _proposal_context(
 
 
 @pages.post("/rounds/{round_id}/proposals", response_class=HTMLResponse)
-async def propose(
-    request: Request, session: SessionDep, principal: PrincipalDep, locale: LocaleDep, form: MemberFormDep
+def propose(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    locale: LocaleDep,
+    form: MemberFormDep,
+    form_data: PostedForm,
 ) -> Response:
     """A member proposes an indicator of their own; the facilitator decides on it."""
-    posted = {name: str(value) for name, value in (await request.form()).items() if name != "csrf_token"}
+    posted = {name: str(value) for name, value in form_data.items() if name != "csrf_token"}
     fields = {name: value for name, value in posted.items() if value.strip() or name in {"title", "csf_key"}}
     try:
         # Stored in the language the member wrote it in: the one their form is in.

@@ -97,7 +97,11 @@ def save_draft(
     assert response.id is not None
     correcting = response.status == "submitted"
     now = utcnow()
-    answers = {a.kpi_key: a for a in session.exec(select(Answer).where(Answer.response_id == response.id))}
+    # Only the rows this draft touches: an autosave sends one field, and the form has dozens.
+    answers = {
+        a.kpi_key: a
+        for a in session.exec(select(Answer).where(Answer.response_id == response.id, col(Answer.kpi_key).in_(values)))
+    }
     for kpi_key, (num, text) in values.items():
         row = answers.get(kpi_key)
         if row is not None and (row.value_num, row.value_text) == (num, text):
@@ -117,7 +121,7 @@ def save_draft(
         row.value_num, row.value_text, row.updated_at = num, text, now
         session.add(row)
 
-    ratings = {r.csf_key: r for r in session.exec(select(CsfRating).where(CsfRating.response_id == response.id))}
+    ratings = stored_ratings(session, response, [r.csf_key for r in draft.ratings])
     for rating in draft.ratings:
         existing = ratings.get(rating.csf_key)
         if existing is not None and (existing.rating, existing.comment) == (rating.rating, rating.comment):
@@ -145,6 +149,11 @@ def save_draft(
     return response
 
 
+def stored_ratings(session: Session, response: Response, csf_keys: list[str]) -> dict[str, CsfRating]:
+    statement = select(CsfRating).where(CsfRating.response_id == response.id, col(CsfRating.csf_key).in_(csf_keys))
+    return {row.csf_key: row for row in session.exec(statement)}
+
+
 def find_response(session: Session, round_: Round, participant: Participant) -> Response | None:
     statement = select(Response).where(Response.round_id == round_.id, Response.participant_id == participant.id)
     return session.exec(statement).first()
@@ -158,7 +167,7 @@ def save_form_fields(
     Unlike the API (all or nothing), a member's form keeps what was right: one mistyped number
     must not cost the other answers of the page.
     """
-    stored = {r.csf_key: r for r in read(session, response).ratings}
+    stored = stored_ratings(session, response, [name[2:] for name in fields if name.startswith(member_form.CSF_FIELDS)])
     posted = member_form.draft_from_form(fields, stored)
     errors = dict(posted.errors)
     try:
