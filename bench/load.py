@@ -165,9 +165,8 @@ def _minimal_phase(server: Server, members: int, requests: int, think: float) ->
 
 def _line(label: str, values: list[float], errors: int) -> str:
     p50, p95, p99 = _percentiles(values)
-    return (
-        f"    {label:<10} {len(values):6d} req  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms  errors {errors}"
-    )
+    figures = f"p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms"
+    return f"    {label:<10} {len(values):6d} req  {figures}  errors {errors}"
 
 
 def bench_database(kind: str, *, members: int, changes: int, think: float, workers: int) -> dict[str, Any]:
