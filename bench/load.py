@@ -26,7 +26,7 @@ import statistics
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,7 +144,7 @@ async def _minimal_client(base: str, member: int, requests: int, pause: Pause, s
             await stats.timed("insert", http.post("/save", json=body))
 
 
-async def _run(clients: list[Awaitable[None]], stats: Stats) -> Stats:
+async def _run(clients: Sequence[Awaitable[None]], stats: Stats) -> Stats:
     started = time.perf_counter()
     await asyncio.gather(*clients)
     stats.seconds = time.perf_counter() - started

@@ -123,6 +123,7 @@ class CustomKpiCreate(BaseModel):
 
 
 class ScorecardKpi(BaseModel):
+    model_config = ConfigDict(frozen=True)
     key: str
     csf_key: str
     title: str
@@ -146,6 +147,7 @@ class ScorecardKpi(BaseModel):
 
 
 class ScorecardCsf(BaseModel):
+    model_config = ConfigDict(frozen=True)
     key: str
     title: str
     rating_question: str
@@ -155,6 +157,7 @@ class ScorecardCsf(BaseModel):
 
 
 class ScorecardPerspective(BaseModel):
+    model_config = ConfigDict(frozen=True)
     key: str
     title: str
     weight: float
@@ -163,7 +166,11 @@ class ScorecardPerspective(BaseModel):
 
 
 class Scorecard(BaseModel):
-    """A cluster's effective scorecard: the template merged with the cluster's own settings and KPIs."""
+    """A cluster's effective scorecard: the template merged with the cluster's own settings and KPIs.
+
+    Frozen: one built scorecard serves many requests (clusters.service.scorecard)."""
+
+    model_config = ConfigDict(frozen=True)
 
     cluster_id: int
     template_key: str

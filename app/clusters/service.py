@@ -1,8 +1,11 @@
 """Programmes, cluster initiatives, their scorecards and participants."""
 
+import threading
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -21,6 +24,7 @@ from app.clusters.schemas import (
 )
 from app.errors import Conflict, InvalidInput, NotFound
 from app.scorecards import service as scorecard_service
+from app.scorecards.models import TemplateVersion
 from app.scorecards.schema import CsfSpec, KpiSpec, PerspectiveSpec, TemplateSpec, is_fallback, localize
 
 DEFAULT_AGGREGATE = {
@@ -117,8 +121,36 @@ def kpi_rows(session: Session, cluster: Cluster) -> dict[str, ClusterKpi]:
     return {row.key: row for row in rows}
 
 
+# Built scorecards by everything they are built from. Every member request needs one, and building it
+# took a seventh of an autosave (bench/load.py); the key is read in two light queries, so a change made
+# by any process (a facilitator's new KPI, a template upgrade) is seen by every process at once.
+_SCORECARDS_KEPT = 256
+_scorecards: dict[tuple[Any, ...], Scorecard] = {}
+_scorecards_lock = threading.Lock()
+_CLUSTER_KPI = sa_inspect(ClusterKpi).local_table
+
+
 def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) -> Scorecard:
-    """The template merged with the cluster's settings and its own KPIs, labels in `lang`."""
+    """The template merged with the cluster's settings and its own KPIs, labels in `lang`.
+
+    Shared between requests: treat it as read-only (its models are frozen).
+    """
+    assert cluster.id is not None
+    template = select(TemplateVersion.content_hash).where(TemplateVersion.id == cluster.template_version_id)
+    settings = sa_select(_CLUSTER_KPI).where(_CLUSTER_KPI.c.cluster_id == cluster.id).order_by(_CLUSTER_KPI.c.key)
+    key = (cluster.id, lang, session.exec(template).first(), tuple(session.connection().execute(settings).all()))
+    with _scorecards_lock:
+        built = _scorecards.get(key)
+    if built is None:
+        built = _build_scorecard(session, cluster, lang)
+        with _scorecards_lock:
+            if len(_scorecards) >= _SCORECARDS_KEPT:
+                _scorecards.pop(next(iter(_scorecards)))
+            _scorecards[key] = built
+    return built
+
+
+def _build_scorecard(session: Session, cluster: Cluster, lang: str | None) -> Scorecard:
     assert cluster.id is not None
     spec = template_spec(session, cluster)
     fallback = spec.languages[0]
