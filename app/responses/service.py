@@ -150,6 +150,8 @@ def save_draft(
 
 
 def stored_ratings(session: Session, response: Response, csf_keys: list[str]) -> dict[str, CsfRating]:
+    if not csf_keys:
+        return {}
     statement = select(CsfRating).where(CsfRating.response_id == response.id, col(CsfRating.csf_key).in_(csf_keys))
     return {row.csf_key: row for row in session.exec(statement)}
 
