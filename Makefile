@@ -87,9 +87,10 @@ bench-scale: install
 	$(BIN)/python bench/scale.py
 # Proof (issue 9): load at a workshop deadline, crash recovery, fuzzing, backups. See docs/benchmarks.md.
 MEMBERS ?= 100
+THINK ?= 5
 DB ?= --db sqlite --db postgres
 bench-load: install
-	$(BIN)/python -m bench.load --members $(MEMBERS) $(DB)
+	$(BIN)/python -m bench.load --members $(MEMBERS) --think $(THINK) $(DB)
 
 test-durability: install
 	$(BIN)/pytest -p no:cacheprovider tests/durability

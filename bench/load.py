@@ -196,7 +196,9 @@ def bench_database(kind: str, *, members: int, changes: int, think: float, worke
         try:
             per_member = max(paced.requests() // members, 1)
             asyncio.run(_warm_up(minimal, path="/docs"))
-            base_paced = _minimal_phase(minimal, members, per_member, think)
+            # A member pauses before each change, the review and the submit: spread as many pauses over as
+            # many requests, so both phases last about as long and the offered rate is the same.
+            base_paced = _minimal_phase(minimal, members, per_member, think * (changes + 2) / per_member)
             base_capacity = _minimal_phase(minimal, members, per_member, 0)
             base_rss = minimal.worker_rss_mb()
         finally:

@@ -1,14 +1,20 @@
 """SQLite: requests that read and then write, in several processes at once, queue instead of failing."""
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+from starlette.requests import Request
 
-from app.db import SQLITE_WRITE, make_engine
+from app.db import SQLITE_WRITE, get_session, make_engine, sqlite_writer_turn
 
 
 def _read_then_write(url: str, *, immediate: bool, errors: list[Exception], hold: float) -> None:
@@ -64,4 +70,40 @@ def test_write_transactions_take_the_lock_up_front_and_both_succeed(url: str) ->
     engine = make_engine(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM note ORDER BY id")).scalars().all() == [0, 1]  # serialised
+    engine.dispose()
+
+
+def _write_session(engine: Engine) -> Iterator[Session]:
+    """The request-scoped session of a POST, as the app's dependency opens it."""
+    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
+    return get_session(Request({"type": "http", "method": "POST", "app": app, "headers": []}))
+
+
+def test_writers_of_one_process_take_turns_holding_no_connection_while_they_wait(url: str) -> None:
+    engine = make_engine(url)
+    turn = sqlite_writer_turn(engine)
+    first = _write_session(engine)
+    session = next(first)
+    session.connection().execute(text("INSERT INTO note (n) VALUES (1)"))
+    assert turn.locked() and engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+
+    second_started = threading.Event()
+
+    def second_writer() -> None:
+        second = _write_session(engine)
+        next(second).connection().execute(text("INSERT INTO note (n) VALUES (2)"))
+        second_started.set()
+        with contextlib.suppress(StopIteration):
+            next(second)  # commits
+
+    waiting = threading.Thread(target=second_writer)
+    waiting.start()
+    assert not second_started.wait(0.3)  # queued on the turn, not on SQLite's busy_timeout...
+    assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]  # ...and holding no connection
+    with contextlib.suppress(StopIteration):
+        next(first)  # the first request commits and hands over the turn
+    waiting.join(5)
+    assert second_started.is_set() and not turn.locked()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM note ORDER BY id")).scalars().all() == [1, 2]
     engine.dispose()
