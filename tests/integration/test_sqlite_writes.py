@@ -82,6 +82,7 @@ def _write_session(engine: Engine) -> Iterator[Session]:
 def test_writers_of_one_process_take_turns_holding_no_connection_while_they_wait(url: str) -> None:
     engine = make_engine(url)
     turn = sqlite_writer_turn(engine)
+    assert isinstance(turn, type(threading.Lock()))
     first = _write_session(engine)
     session = next(first)
     session.connection().execute(text("INSERT INTO note (n) VALUES (1)"))
