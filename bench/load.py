@@ -43,6 +43,9 @@ KINDS = ("login", "home", "step page", "autosave", "review", "submit", "thanks")
 CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')
 
 Pause = Callable[[], Awaitable[None]]
+# uvicorn closes a connection idle for 5 s; a client reusing it at that moment gets a ReadError (seen at
+# workshop pace). Browsers retry such a request; this client lets idle connections go a second earlier.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=4.0)
 
 
 @dataclass
@@ -105,7 +108,7 @@ def _session_cookie(response: httpx.Response) -> str:
 
 async def _member(base: str, workshop: Workshop, member: Member, changes: int, pause: Pause, stats: Stats) -> None:
     form = f"/rounds/{workshop.round_id}"
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=CLIENT_LIMITS) as http:
         login = await stats.timed("login", http.get(f"/m/{member.token}"), expect=303)
         if login is None:
             return
@@ -137,7 +140,7 @@ async def _member(base: str, workshop: Workshop, member: Member, changes: int, p
 
 
 async def _minimal_client(base: str, member: int, requests: int, pause: Pause, stats: Stats) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=CLIENT_LIMITS) as http:
         for number in range(requests):
             await pause()
             body = {"member": member, "payload": f"Reason {number}: " + "words " * 20}
