@@ -59,10 +59,12 @@ def form_list_xml(forms: list[FormEntry]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<xforms xmlns="http://openrosa.org/xforms/xformsList">{items}</xforms>'
 
 
-def response_xml(message: str) -> str:
+def response_xml(message: str, *, refused: bool = False) -> str:
+    """The message ODK Collect shows; `nature` tells a success from a refusal, as ODK Central's replies do."""
+    nature = "error" if refused else "submit_success"
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<OpenRosaResponse xmlns="http://openrosa.org/http/response"><message nature="submit_success">'
+        f'<OpenRosaResponse xmlns="http://openrosa.org/http/response"><message nature="{nature}">'
         f"{escape(message)}</message></OpenRosaResponse>"
     )
 

@@ -61,7 +61,7 @@ def form_list(token: str, request: Request, session: SessionDep) -> Response:
     try:
         participant = _member(session, token)
     except AppError as exc:
-        return _reply(response_xml(exc.message), status_code=exc.status_code)
+        return _reply(response_xml(exc.message, refused=True), status_code=exc.status_code)
     cluster = clusters.get_cluster(session, participant.cluster_id)
     entries = service.form_entries(session, cluster, base_url=_base_url(request, token))
     return _reply(form_list_xml(entries))
@@ -75,7 +75,7 @@ def form_download(token: str, round_id: int, session: SessionDep) -> Response:
         if round_ is None or round_.cluster_id != participant.cluster_id or round_.status != "open":
             raise NotFound("No such form.")
     except AppError as exc:
-        return _reply(response_xml(exc.message), status_code=exc.status_code)
+        return _reply(response_xml(exc.message, refused=True), status_code=exc.status_code)
     cluster = clusters.get_cluster(session, participant.cluster_id)
     return _reply(service.xform(service.xlsform(session, cluster, round_)))
 
@@ -98,14 +98,14 @@ def submission(token: str, request: Request, session: SessionDep, xml_submission
         participant = _member(session, token)
         xml = xml_submission_file.file.read(MAX_SUBMISSION_BYTES + 1)
         if len(xml) > MAX_SUBMISSION_BYTES:
-            return _reply(response_xml("The submission is too large."), status_code=413)
+            return _reply(response_xml("The submission is too large.", refused=True), status_code=413)
         status, message = service.receive_submission(session, participant, xml, actor=f"participant:{participant.id}")
     except (SubmissionRejected, AppError) as exc:
         # Nothing of a refused submission is kept (a response started before a bad value was found).
         session.rollback()
         if isinstance(exc, AppError):
-            return _reply(response_xml(_explain(exc)), status_code=exc.status_code)
-        return _reply(response_xml(str(exc)), status_code=400)
+            return _reply(response_xml(_explain(exc), refused=True), status_code=exc.status_code)
+        return _reply(response_xml(str(exc), refused=True), status_code=400)
     reply = _reply(response_xml(message), status_code=status)
     reply.headers["Location"] = str(request.url)
     return reply

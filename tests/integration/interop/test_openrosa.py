@@ -125,6 +125,7 @@ def test_head_then_chunked_post_lands_in_responses_once(setup: Setup, session: S
     _headers_ok(reply)
     message = ElementTree.fromstring(reply.content)  # type: ignore[attr-defined]
     assert message.tag == "{http://openrosa.org/http/response}OpenRosaResponse"
+    assert message[0].get("nature") == "submit_success"
 
     response = session.exec(select(Response).where(Response.participant_id == setup.participant_id)).one()
     assert response.status == "submitted"
@@ -170,6 +171,7 @@ def test_refusals_keep_nothing(setup: Setup, session: Session, app: FastAPI) -> 
     refused = setup.device.send(bad_value)
     assert refused.status_code == 422
     _headers_ok(refused)
+    assert ElementTree.fromstring(refused.content)[0].get("nature") == "error"  # type: ignore[attr-defined]
     entity = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><data id="x"><a>&e;</a></data>'
     assert setup.device.send(entity).status_code == 400
     assert setup.device.send(b"<data id='x'><meta><instanceID>uuid:x</instanceID></meta></data>").status_code == 400
