@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import migrate
 from app.audit.models import AuditEvent
+from app.clusters import service as cluster_service
 from app.config import ROOT, Settings
 from app.dashboard import charts
 from app.dashboard import service as dashboard_service
@@ -141,8 +142,9 @@ def main() -> None:
                 assert client.get(page_url).status_code == 200
 
             def cold() -> None:
-                """No memoised round scores or charts: the first screen after a process starts."""
-                dashboard_service._memo.clear()
+                """No memoised scorecards, round scores or charts: the first screen after a process starts."""
+                cluster_service.built_scorecards.clear()
+                dashboard_service.round_results.clear()
                 charts._radar.cache_clear()
                 charts._trend.cache_clear()
                 full()

@@ -1,6 +1,5 @@
 """Programmes, cluster initiatives, their scorecards and participants."""
 
-import threading
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,6 +22,7 @@ from app.clusters.schemas import (
     ScorecardPerspective,
 )
 from app.errors import Conflict, InvalidInput, NotFound
+from app.memo import Memo
 from app.scorecards import service as scorecard_service
 from app.scorecards.models import TemplateVersion
 from app.scorecards.schema import CsfSpec, KpiSpec, PerspectiveSpec, TemplateSpec, is_fallback, localize
@@ -124,9 +124,7 @@ def kpi_rows(session: Session, cluster: Cluster) -> dict[str, ClusterKpi]:
 # Built scorecards by everything they are built from. Every member request needs one, and building it
 # took a seventh of an autosave (bench/load.py); the key is read in two light queries, so a change made
 # by any process (a facilitator's new KPI, a template upgrade) is seen by every process at once.
-_SCORECARDS_KEPT = 256
-_scorecards: dict[tuple[Any, ...], Scorecard] = {}
-_scorecards_lock = threading.Lock()
+built_scorecards: Memo[tuple[Any, ...], Scorecard] = Memo(256)
 _CLUSTER_KPI = sa_inspect(ClusterKpi).local_table
 
 
@@ -139,14 +137,10 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
     template = select(TemplateVersion.content_hash).where(TemplateVersion.id == cluster.template_version_id)
     settings = sa_select(_CLUSTER_KPI).where(_CLUSTER_KPI.c.cluster_id == cluster.id).order_by(_CLUSTER_KPI.c.key)
     key = (cluster.id, lang, session.exec(template).first(), tuple(session.connection().execute(settings).all()))
-    with _scorecards_lock:
-        built = _scorecards.get(key)
+    built = built_scorecards.get(key)
     if built is None:
         built = _build_scorecard(session, cluster, lang)
-        with _scorecards_lock:
-            if len(_scorecards) >= _SCORECARDS_KEPT:
-                _scorecards.pop(next(iter(_scorecards)))
-            _scorecards[key] = built
+        built_scorecards.put(key, built)
     return built
 
 

@@ -1,7 +1,7 @@
 """Reads and writes behind the facilitator's pages: cluster setup, rounds, the reflection session, exports."""
 
 import hashlib
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -15,6 +15,7 @@ from app.clusters.models import Cluster, ClusterKpi, Participant
 from app.clusters.schemas import Scorecard
 from app.dashboard import logic
 from app.errors import Conflict, InvalidInput, NotFound
+from app.memo import Memo
 from app.reflection.models import ActionItem, ReflectionNote
 from app.responses.models import Answer, CsfRating, Response
 from app.rounds import service as round_service
@@ -76,8 +77,7 @@ def _cluster(session: Session, round_: Round) -> Cluster:
 # effective scorecard (baselines, targets, weights, activation, own KPIs) with the scoring rules.
 # Any change to what a score rests on changes the key, so every app process stays correct on its
 # own; the memo only spares recomputing the earlier rounds (trends) while members answer the current one.
-_MEMO_SIZE = 512
-_memo: "OrderedDict[tuple[object, ...], RoundResult]" = OrderedDict()
+round_results: "Memo[tuple[object, ...], RoundResult]" = Memo(512)
 
 
 def _fingerprints(session: Session, ids: list[int]) -> dict[int, tuple[object, ...]]:
@@ -107,17 +107,16 @@ def results(
     settings = hashlib.sha256(scorecard.model_dump_json().encode() + repr(rules).encode()).hexdigest()
     prints = _fingerprints(session, [r.id or 0 for r in rounds])
     keys = {r.id: (r.id, settings, prints[r.id or 0]) for r in rounds}
-    missing = [r for r in rounds if keys[r.id] not in _memo]
+    found = {r.id: round_results.get(keys[r.id]) for r in rounds}
+    missing = [r for r in rounds if found[r.id] is None]
     if missing:
         for result in _compute(session, missing, scorecard, rules):
-            _memo[keys[result.round.id]] = result
-            while len(_memo) > _MEMO_SIZE:
-                _memo.popitem(last=False)
+            round_results.put(keys[result.round.id], result)
+            found[result.round.id] = result
     out = []
     for round_ in rounds:
-        key = keys[round_.id]
-        _memo.move_to_end(key)
-        cached = _memo[key]
+        cached = found[round_.id]
+        assert cached is not None
         out.append(RoundResult(round_, cached.scores, cached.submitted, cached.values))
     return out
 
