@@ -8,7 +8,7 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -112,16 +112,14 @@ _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.Wea
 _SQLITE_WRITERS_GUARD = threading.Lock()
 
 
-def sqlite_writer_turn(engine: Engine) -> AbstractContextManager[object]:
-    """Writers of one process take turns on a lock before they ask SQLite for its write lock.
+def sqlite_writer_turn(engine: Engine) -> threading.Lock:
+    """Writers of one process take turns on a lock before they ask SQLite for its write lock (SQLite only).
 
     SQLite's own wait (busy_timeout) polls, sleeping up to 100 ms between tries, so under a burst of
     autosaves most of a request's time was spent asleep with the lock free (bench/load.py; py-spy showed
     80 % of busy samples in BEGIN IMMEDIATE). A lock in the process hands the turn over the moment the last
     writer commits. Other processes still queue through busy_timeout; PostgreSQL needs none of this.
     """
-    if engine.dialect.name != "sqlite":
-        return nullcontext()
     with _SQLITE_WRITERS_GUARD:
         turn = _SQLITE_WRITERS.get(engine) or _SQLITE_WRITERS.setdefault(engine, threading.Lock())
     return turn

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +38,7 @@ from app.rounds.routes import router as rounds_api
 from app.scorecards import service as scorecard_service
 from app.scorecards.routes import router as scorecards_api
 from app.scoring.routes import router as scoring_api
-from app.web import HTMX_CDN_ORIGIN, render
+from app.web import HTMX_CDN_ORIGIN, is_htmx, render
 
 log = logging.getLogger("clusterscore")
 
@@ -59,7 +59,7 @@ class SecurityHeaders:
             return
         # A policy for documents only: an htmx fragment lives under its page's policy, and every byte
         # counts on a member's 2G autosave. Swagger UI (/docs) loads its own scripts from a CDN.
-        fragment = Headers(scope=scope).get("HX-Request") == "true" or scope["path"].startswith("/docs")
+        fragment = is_htmx(Request(scope)) or scope["path"].startswith("/docs")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

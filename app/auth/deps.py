@@ -7,11 +7,10 @@ from app.auth import service as auth_service
 from app.auth.models import User
 from app.auth.principal import Principal
 from app.clusters.models import Participant
+from app.db import SAFE_METHODS
 from app.deps import SessionDep
 from app.errors import Forbidden, Unauthorized
 from app.timeutil import as_utc
-
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def session_stamp(user: User) -> str:
