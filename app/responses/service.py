@@ -81,11 +81,18 @@ def check_draft(
 
 
 def save_draft(
-    session: Session, response: Response, draft: ResponseDraft, *, scorecard: Scorecard, actor: str
+    session: Session,
+    response: Response,
+    draft: ResponseDraft,
+    *,
+    scorecard: Scorecard,
+    actor: str,
+    stored: dict[str, CsfRating] | None = None,
 ) -> Response:
     """Validate everything first, then write: one bad value rejects the request and changes nothing.
 
-    Changes to a submitted response are corrections: each is written to the audit trail.
+    Changes to a submitted response are corrections: each is written to the audit trail. `stored`: the
+    rating rows of the draft's CSFs when the caller has read them already.
     """
     round_ = session.get(Round, response.round_id)
     assert round_ is not None
@@ -121,7 +128,7 @@ def save_draft(
         row.value_num, row.value_text, row.updated_at = num, text, now
         session.add(row)
 
-    ratings = stored_ratings(session, response, [r.csf_key for r in draft.ratings])
+    ratings = stored if stored is not None else stored_ratings(session, response, [r.csf_key for r in draft.ratings])
     for rating in draft.ratings:
         existing = ratings.get(rating.csf_key)
         if existing is not None and (existing.rating, existing.comment) == (rating.rating, rating.comment):
@@ -173,7 +180,7 @@ def save_form_fields(
     posted = member_form.draft_from_form(fields, stored)
     errors = dict(posted.errors)
     try:
-        save_draft(session, response, posted.draft, scorecard=scorecard, actor=actor)
+        save_draft(session, response, posted.draft, scorecard=scorecard, actor=actor, stored=stored)
     except InvalidInput as exc:
         for problem in exc.details or []:
             name = posted.field_for(problem["field"])
@@ -181,7 +188,7 @@ def save_form_fields(
                 errors[name] = problem["message"]
         rest = posted.without(set(errors))
         if rest.answers or rest.ratings:
-            save_draft(session, response, rest, scorecard=scorecard, actor=actor)
+            save_draft(session, response, rest, scorecard=scorecard, actor=actor, stored=stored)
     return errors
 
 
