@@ -13,7 +13,7 @@ from app.db import get_session
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -134,9 +134,15 @@ def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) ->
     Shared between requests: treat it as read-only (its models are frozen).
     """
     assert cluster.id is not None
-    template = select(TemplateVersion.content_hash).where(TemplateVersion.id == cluster.template_version_id)
-    settings = sa_select(_CLUSTER_KPI).where(_CLUSTER_KPI.c.cluster_id == cluster.id).order_by(_CLUSTER_KPI.c.key)
-    key = (cluster.id, lang, session.exec(template).first(), tuple(session.connection().execute(settings).all()))
+    # One query for the whole key: the template's hash beside each of the cluster's KPI rows (or beside
+    # one row of nulls when it has none).
+    settings = (
+        sa_select(col(TemplateVersion.content_hash), *_CLUSTER_KPI.columns)
+        .outerjoin(_CLUSTER_KPI, _CLUSTER_KPI.c.cluster_id == cluster.id)
+        .where(col(TemplateVersion.id) == cluster.template_version_id)
+        .order_by(_CLUSTER_KPI.c.key)
+    )
+    key = (cluster.id, lang, tuple(session.connection().execute(settings).all()))
     built = built_scorecards.get(key)
     if built is None:
         built = _build_scorecard(session, cluster, lang)

@@ -14,13 +14,13 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from app.auth.policy import PrincipalDep, round_for
+from app.auth.policy import PrincipalDep, checked_round
 from app.auth.principal import Principal
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant
 from app.clusters.schemas import Scorecard
 from app.config import ROOT
-from app.deps import SessionDep
+from app.deps import PathId, SessionDep
 from app.errors import NotFound
 from app.i18n.routes import LocaleDep
 from app.i18n.translation import _l
@@ -81,13 +81,13 @@ class MemberForm:
         return {"form": self, "progress": progress, "steps": len(self.scorecard.perspectives), **extra}
 
 
-def _member_form(
-    session: SessionDep, principal: PrincipalDep, locale: LocaleDep, round_: Round = round_for("answer")
-) -> MemberForm:
-    """Only the member themself answers here ("answer" is a member-only capability)."""
+def _member_form(round_id: PathId, session: SessionDep, principal: PrincipalDep, locale: LocaleDep) -> MemberForm:
+    """Only the member themself answers here ("answer" is a member-only capability). The round is checked
+    here rather than by round_for: one dependency, one trip through the thread pool, for the requests
+    members send most."""
+    round_, cluster = checked_round(session, principal, round_id, "answer")
     participant = principal.participant
     assert participant is not None
-    cluster = cluster_service.get_cluster(session, round_.cluster_id)
     scorecard = cluster_service.scorecard(session, cluster, lang=locale)
     response = service.find_response(session, round_, participant)
     return MemberForm(round_, cluster, participant, scorecard, response, session)

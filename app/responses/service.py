@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, and_, col, or_, select
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
@@ -105,10 +105,8 @@ def save_draft(
     correcting = response.status == "submitted"
     now = utcnow()
     # Only the rows this draft touches: an autosave sends one field, and the form has dozens.
-    answers = {
-        a.kpi_key: a
-        for a in session.exec(select(Answer).where(Answer.response_id == response.id, col(Answer.kpi_key).in_(values)))
-    }
+    statement = select(Answer).where(Answer.response_id == response.id, col(Answer.kpi_key).in_(values))
+    answers = {a.kpi_key: a for a in session.exec(statement)} if values else {}
     for kpi_key, (num, text) in values.items():
         row = answers.get(kpi_key)
         if row is not None and (row.value_num, row.value_text) == (num, text):
@@ -209,14 +207,20 @@ def save_device_change(
     """
     assert response.id is not None
     change_ids = {name: f"{client_id}:{name}" for name in fields}
-    seen = set(session.exec(select(AnswerChange.client_id).where(col(AnswerChange.client_id).in_(change_ids.values()))))
+    # One query answers both questions: was this change seen before (its id, on whichever response), and
+    # when was each of these fields last changed with effect on this response.
+    applied_here = and_(
+        col(AnswerChange.response_id) == response.id, col(AnswerChange.applied), col(AnswerChange.field).in_(fields)
+    )
+    known = select(AnswerChange.client_id, AnswerChange.field, AnswerChange.client_at, applied_here).where(
+        or_(col(AnswerChange.client_id).in_(change_ids.values()), applied_here)
+    )
+    seen: set[str] = set()
     latest: dict[str, datetime] = {}
-    for name, at in session.exec(
-        select(AnswerChange.field, AnswerChange.client_at).where(
-            AnswerChange.response_id == response.id, col(AnswerChange.applied), col(AnswerChange.field).in_(fields)
-        )
-    ):
-        latest[name] = max(latest.get(name, as_utc(at)), as_utc(at))
+    for change_id, name, at, counts in session.exec(known):
+        seen.add(change_id)
+        if counts:
+            latest[name] = max(latest.get(name, as_utc(at)), as_utc(at))
     fresh = {name: value for name, value in fields.items() if change_ids[name] not in seen}
     winning = {name: value for name, value in fresh.items() if name not in latest or latest[name] <= client_at}
     errors = save_form_fields(session, response, winning, scorecard=scorecard, actor=actor) if winning else {}

@@ -40,6 +40,16 @@ def get_round(session: Session, round_id: int) -> Round:
     return round_
 
 
+def get_round_with_cluster(session: Session, round_id: int) -> tuple[Round, Cluster]:
+    """Both in one query: every request about a round checks its cluster's permissions first."""
+    found = session.exec(
+        select(Round, Cluster).join(Cluster, col(Cluster.id) == Round.cluster_id).where(Round.id == round_id)
+    ).first()
+    if found is None:
+        raise NotFound("No such round.")
+    return found[0], found[1]
+
+
 # For messages and pages that name a round's status.
 # Translators: the status of an evaluation round, as in "an open round".
 STATUS_NAMES = {RoundStatus.draft: _l("draft"), RoundStatus.open: _l("open"), RoundStatus.closed: _l("closed")}
