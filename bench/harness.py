@@ -190,12 +190,21 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) used so far by the processes serving requests."""
+        if self.process is None:
+            return 0.0
+        return sum(_cpu_seconds(pid) for pid in self._serving_pids())
+
+    def _serving_pids(self) -> list[int]:
+        assert self.process is not None
+        return _children(self.process.pid) if self.workers > 1 else [self.process.pid]
+
     def worker_rss_mb(self) -> list[float]:
         """Peak resident memory (VmHWM) of each process serving requests (the workers, or the process itself)."""
         if self.process is None:
             return []
-        pids = _children(self.process.pid) if self.workers > 1 else [self.process.pid]
-        return [_rss_mb(pid) for pid in pids]
+        return [_rss_mb(pid) for pid in self._serving_pids()]
 
 
 def _children(pid: int) -> list[int]:
@@ -212,3 +221,9 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    # Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the command name, which may hold spaces.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

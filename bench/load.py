@@ -57,6 +57,9 @@ class Stats:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     first_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # CPU seconds used during the phase by the processes serving it and by this load generator.
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
 
     async def timed(self, kind: str, call: Awaitable[httpx.Response], expect: int = 200) -> httpx.Response | None:
         started = time.perf_counter()
@@ -84,6 +87,13 @@ class Stats:
 
     def rate(self) -> float:
         return self.requests() / self.seconds
+
+    def server_ms_per_request(self) -> float:
+        return self.server_cpu * 1000 / self.requests()
+
+    def busy(self) -> tuple[float, float]:
+        """Share of one core used by the server's processes and by this client while the phase ran."""
+        return self.server_cpu / self.seconds, self.client_cpu / self.seconds
 
 
 def _percentiles(values: list[float]) -> tuple[float, float, float]:
@@ -150,23 +160,25 @@ async def _minimal_client(base: str, member: int, requests: int, pause: Pause, s
             await stats.timed("insert", http.post("/save", json=body))
 
 
-async def _run(clients: Sequence[Awaitable[None]], stats: Stats) -> Stats:
-    started = time.perf_counter()
+async def _run(server: Server, clients: Sequence[Awaitable[None]], stats: Stats) -> Stats:
+    started, server_cpu, client_cpu = time.perf_counter(), server.cpu_seconds(), time.process_time()
     await asyncio.gather(*clients)
     stats.seconds = time.perf_counter() - started
+    stats.server_cpu = server.cpu_seconds() - server_cpu
+    stats.client_cpu = time.process_time() - client_cpu
     return stats
 
 
 def _member_phase(server: Server, workshop: Workshop, changes: int, think: float) -> Stats:
     stats, rng = Stats(), random.Random(2026)
     clients = [_member(server.url, workshop, m, changes, _pause(think, rng), stats) for m in workshop.members]
-    return asyncio.run(_run(clients, stats))
+    return asyncio.run(_run(server, clients, stats))
 
 
 def _minimal_phase(server: Server, members: int, requests: int, think: float) -> Stats:
     stats, rng = Stats(), random.Random(2026)
     clients = [_minimal_client(server.url, m, requests, _pause(think, rng), stats) for m in range(members)]
-    return asyncio.run(_run(clients, stats))
+    return asyncio.run(_run(server, clients, stats))
 
 
 def _line(label: str, values: list[float], errors: int) -> str:
@@ -183,6 +195,11 @@ def _serving(app_path: str, env: dict[str, str], port: int, workers: int) -> Ite
         yield server
     finally:
         server.stop()
+
+
+def _busy(runs: list[Stats]) -> str:
+    server, client = (_median([s.busy()[n] for s in runs]) for n in (0, 1))
+    return f"workers {server:.0%} and client {client:.0%}"
 
 
 def _median(values: list[float]) -> float:
@@ -249,6 +266,14 @@ def bench_database(
     )
     inserts = [ms for s in base_capacity for ms in s.latencies["insert"]]
     print(_line("insert", inserts, sum(s.all_errors() for s in base_capacity)))
+    # What bounds each rate: a server process near 100 % of a core is the limit, or this client is.
+    app_ms = _median([s.server_ms_per_request() for s in capacity])
+    base_ms = _median([s.server_ms_per_request() for s in base_capacity])
+    app_busy, base_busy = _busy(capacity), _busy(base_capacity)
+    print(
+        f"    server CPU per request: app {app_ms:.1f} ms, minimal {base_ms:.1f} ms ({app_ms / base_ms:.1f}x); "
+        f"share of one core busy: app {app_busy}, minimal {base_busy}"
+    )
     print("  against the targets")
     print(
         f"    autosave p95 at workshop pace {autosave_p95:.1f} ms (target < {TARGET_P95_MS} ms); "

@@ -5,7 +5,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.audit import service as audit
 from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
@@ -366,6 +366,12 @@ def deactivate_participant(session: Session, participant: Participant, *, actor:
 def list_participants(session: Session, cluster: Cluster) -> list[Participant]:
     statement = select(Participant).where(Participant.cluster_id == cluster.id).order_by(col(Participant.id))
     return list(session.exec(statement))
+
+
+def count_active_participants(session: Session, cluster: Cluster) -> int:
+    """Counted in the database: a member's thank-you page shows it, and a cluster may have hundreds."""
+    statement = select(func.count()).where(Participant.cluster_id == cluster.id, col(Participant.active))
+    return session.exec(statement).one()
 
 
 def get_participant(session: Session, participant_id: int) -> Participant:

@@ -124,50 +124,13 @@ def results(
 def _compute(
     session: Session, rounds: list[Round], scorecard: Scorecard, rules: scoring.ScoringRules
 ) -> list[RoundResult]:
-    """Three grouped queries for all the rounds instead of three per round.
-
-    Identical answers are counted in the database and expanded here; the engine then sees the
-    same multiset of values the scoring API gives it, so the numbers agree with /scores.
-    """
-    ids = [r.id for r in rounds]
-    submitted_ids = select(Response.id).where(col(Response.round_id).in_(ids), Response.status == "submitted")
-    answers: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for round_id, kpi_key, value, n in session.exec(
-        select(Response.round_id, Answer.kpi_key, Answer.value_num, func.count())
-        .join(Response, col(Response.id) == col(Answer.response_id))
-        .where(col(Answer.response_id).in_(submitted_ids), col(Answer.value_num).is_not(None))
-        .group_by(col(Response.round_id), col(Answer.kpi_key), col(Answer.value_num))
-    ):
-        if value is not None:
-            answers[round_id][kpi_key].extend([value] * n)
-    ratings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for round_id, csf_key, rating, n in session.exec(
-        select(Response.round_id, CsfRating.csf_key, CsfRating.rating, func.count())
-        .join(Response, col(Response.id) == col(CsfRating.response_id))
-        .where(col(CsfRating.response_id).in_(submitted_ids), col(CsfRating.rating).is_not(None))
-        .group_by(col(Response.round_id), col(CsfRating.csf_key), col(CsfRating.rating))
-    ):
-        if rating is not None:
-            ratings[round_id][csf_key].extend([rating] * n)
-    counts = dict(
-        session.exec(
-            select(Response.round_id, func.count())
-            .where(col(Response.round_id).in_(ids), Response.status == "submitted")
-            .group_by(col(Response.round_id))
-        ).all()
-    )
-    entered: dict[int, dict[str, float]] = defaultdict(dict)
-    for value_row in session.exec(select(KpiValue).where(col(KpiValue.round_id).in_(ids))):
-        entered[value_row.round_id][value_row.kpi_key] = value_row.value
-
+    """The same inputs and engine as the scoring API, so the numbers agree with /scores."""
+    inputs = scoring_service.rounds_inputs(session, rounds, scorecard)
     out = []
     for round_ in rounds:
-        assert round_.id is not None
-        perspectives, csfs, kpis = scoring_service.inputs_from(
-            scorecard, answers[round_.id], ratings[round_.id], entered[round_.id]
-        )
-        scores = scoring.score_round(perspectives, csfs, kpis, rules)
-        out.append(RoundResult(round_, scores, counts.get(round_.id, 0), {k.key: k.value for k in kpis}))
+        found = inputs[round_.id or 0]
+        scores = scoring.score_round(found.perspectives, found.csfs, found.kpis, rules)
+        out.append(RoundResult(round_, scores, found.submitted, {k.key: k.value for k in found.kpis}))
     return out
 
 

@@ -2,15 +2,15 @@
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.clusters import service as cluster_service
 from app.clusters.schemas import Scorecard
 from app.responses.models import Answer, CsfRating, Response
-from app.rounds import service as round_service
-from app.rounds.models import Round
+from app.rounds.models import KpiValue, Round
 from app.scorecards.schema import TemplateSpec
 from app.scoring import logic
 from app.scoring.schemas import (
@@ -33,30 +33,58 @@ def rules_for(spec: TemplateSpec) -> logic.ScoringRules:
     )
 
 
-def round_inputs(
-    session: Session, round_: Round, scorecard: Scorecard
-) -> tuple[list[logic.PerspectiveInput], list[logic.CsfInput], list[logic.KpiInput], int]:
-    """Only submitted responses count: a draft is a member still thinking."""
-    submitted = select(Response.id).where(Response.round_id == round_.id, Response.status == "submitted")
-    answer_values: dict[str, list[float]] = defaultdict(list)
-    for kpi_key, value in session.exec(
-        select(Answer.kpi_key, Answer.value_num).where(
-            col(Answer.response_id).in_(submitted), col(Answer.value_num).is_not(None)
-        )
+@dataclass(frozen=True)
+class RoundInputs:
+    """What the engine scores one round from, and how many submitted responses it rests on."""
+
+    perspectives: list[logic.PerspectiveInput]
+    csfs: list[logic.CsfInput]
+    kpis: list[logic.KpiInput]
+    submitted: int
+
+
+def rounds_inputs(session: Session, rounds: Sequence[Round], scorecard: Scorecard) -> dict[int, RoundInputs]:
+    """The engine's inputs for several rounds of one cluster, in four grouped queries whatever their number.
+
+    Only submitted responses count: a draft is a member still thinking. Identical answers are counted in
+    the database and expanded here, so the engine sees the same multiset of values either way.
+    """
+    ids = [r.id or 0 for r in rounds]
+    submitted = select(Response.id).where(col(Response.round_id).in_(ids), Response.status == "submitted")
+    answers = _submitted_values(session, submitted, Answer.response_id, Answer.kpi_key, Answer.value_num)
+    ratings = _submitted_values(session, submitted, CsfRating.response_id, CsfRating.csf_key, CsfRating.rating)
+    counts = dict(
+        session.exec(
+            select(Response.round_id, func.count())
+            .where(col(Response.round_id).in_(ids), Response.status == "submitted")
+            .group_by(col(Response.round_id))
+        ).all()
+    )
+    entered: dict[int, dict[str, float]] = defaultdict(dict)
+    for round_id, kpi_key, value in session.exec(
+        select(KpiValue.round_id, KpiValue.kpi_key, KpiValue.value).where(col(KpiValue.round_id).in_(ids))
     ):
-        if value is not None:
-            answer_values[kpi_key].append(value)
-    ratings: dict[str, list[int]] = defaultdict(list)
-    for csf_key, rating in session.exec(
-        select(CsfRating.csf_key, CsfRating.rating).where(
-            col(CsfRating.response_id).in_(submitted), col(CsfRating.rating).is_not(None)
-        )
+        entered[round_id][kpi_key] = value
+    found = {}
+    for round_id in ids:
+        perspectives, csfs, kpis = inputs_from(scorecard, answers[round_id], ratings[round_id], entered[round_id])
+        found[round_id] = RoundInputs(perspectives, csfs, kpis, counts.get(round_id, 0))
+    return found
+
+
+def _submitted_values(
+    session: Session, submitted: Any, response_id: Any, key: Any, value: Any
+) -> dict[int, dict[str, list[Any]]]:
+    """Round -> key -> every non-empty value in the submitted responses (answers or ratings)."""
+    found: dict[int, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for round_id, key_value, found_value, n in session.exec(
+        select(Response.round_id, key, value, func.count())
+        .join(Response, col(Response.id) == response_id)
+        .where(col(response_id).in_(submitted), col(value).is_not(None))
+        .group_by(col(Response.round_id), key, value)
     ):
-        if rating is not None:
-            ratings[csf_key].append(rating)
-    entered = {row.kpi_key: row.value for row in round_service.kpi_values(session, round_)}
-    perspectives, csfs, kpis = inputs_from(scorecard, answer_values, ratings, entered)
-    return perspectives, csfs, kpis, len(session.exec(submitted).all())
+        found[round_id][key_value].extend([found_value] * n)
+    return found
 
 
 def inputs_from(
@@ -65,11 +93,7 @@ def inputs_from(
     ratings: Mapping[str, Sequence[int]],
     entered: Mapping[str, float],
 ) -> tuple[list[logic.PerspectiveInput], list[logic.CsfInput], list[logic.KpiInput]]:
-    """The engine's inputs from one round's submitted answers, ratings and entered values.
-
-    Separate from the queries so that the dashboard can fetch many rounds at once and still
-    score each exactly as the API does.
-    """
+    """The engine's inputs from one round's submitted answers, ratings and entered values."""
     perspectives, csfs, kpis = [], [], []
     for perspective in scorecard.perspectives:
         perspectives.append(logic.PerspectiveInput(key=perspective.key, weight=perspective.weight))
@@ -119,16 +143,15 @@ def round_scores(
     assert round_.id is not None
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     scorecard = cluster_service.scorecard(session, cluster, lang=lang)
-    perspectives, csfs, kpis, submitted = round_inputs(session, round_, scorecard)
-    result = logic.score_round(
-        perspectives, csfs, kpis, rules_for(cluster_service.template_spec(session, cluster)), core_only=core_only
-    )
-    kpi_inputs = {k.key: k for k in kpis}
+    inputs = rounds_inputs(session, [round_], scorecard)[round_.id]
+    rules = rules_for(cluster_service.template_spec(session, cluster))
+    result = logic.score_round(inputs.perspectives, inputs.csfs, inputs.kpis, rules, core_only=core_only)
+    kpi_inputs = {k.key: k for k in inputs.kpis}
     return RoundScoresRead(
         round_id=round_.id,
         scope="core" if core_only else "full",
-        responses_submitted=submitted,
-        participants=len([p for p in cluster_service.list_participants(session, cluster) if p.active]),
+        responses_submitted=inputs.submitted,
+        participants=cluster_service.count_active_participants(session, cluster),
         overall=_score(result.overall),
         perspectives=[
             PerspectiveScoreRead(key=p.key, title=p.title, score=_score(result.perspectives[p.key].score))

@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from app.clusters import service as cluster_service
 from app.scorecards import service as scorecard_service
 from app.scorecards.parsing import parse_template
 from tests import factories
@@ -40,6 +41,8 @@ def test_full_and_core_scores_match_hand_computation(admin_client: TestClient, s
     cluster = factories.cluster(session, template_key="tiny")
     round_ = factories.open_round(session, cluster)
     members = [factories.participant(session, cluster) for _ in range(3)]
+    gone = factories.participant(session, cluster)
+    cluster_service.deactivate_participant(session, gone, actor="test")
     session.commit()
     api = "/api/v1"
     for member, lean, rating in zip(members, [True, True, False], [4, 4, 5], strict=True):
@@ -71,6 +74,7 @@ def test_full_and_core_scores_match_hand_computation(admin_client: TestClient, s
     assert core["overall"]["value"] == pytest.approx(72.917, abs=0.01)
     assert core["overall"]["status"] == "green"
     assert core["responses_submitted"] == 3
+    assert core["participants"] == 3  # the member set inactive is not counted
     # Full score adds the cluster's own KPI at 0: KPIs (50 + 75 + 0) / 3 = 41.67 -> CSF 62.5 (amber).
     assert full["overall"]["value"] == pytest.approx(62.5, abs=0.01)
     assert full["overall"]["status"] == "amber"
