@@ -479,6 +479,23 @@ def _pick_period(requested: str | None, periods: list[str]) -> str | None:
     return periods[0] if periods else None
 
 
+@dataclass
+class _InPeriod:
+    periods: list[str]  # every period any of the clusters has a round in, newest first
+    chosen: str | None
+    refs: dict[int, RoundRef | None]  # cluster id -> its round in the chosen period
+    values: dict[int, dict[str, float]]  # round id -> measure -> roll-up value
+
+
+def _in_period(session: Session, clusters: list[Member], requested: str | None, keys: list[str]) -> _InPeriod:
+    """The agency views' common step: the clusters' rounds of the requested (or latest) period, and their values."""
+    rounds = _rounds_by_period(session, [m.cluster_id for m in clusters], closed_only=False)
+    periods = _periods(rounds)
+    chosen = _pick_period(requested, periods)
+    refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(chosen or "") for m in clusters}
+    return _InPeriod(periods, chosen, refs, _values(session, [r.round_id for r in refs.values() if r], keys))
+
+
 def heatmap(
     session: Session, principal: Principal, *, template_key: str, period: str | None, filters: dict[str, str]
 ) -> Heatmap:
@@ -489,19 +506,15 @@ def heatmap(
     options = _options(members)
     clean = {d: v for d, v in filters.items() if d in logic.DIMENSIONS and v}
     shown = _filtered(members, clean)
-    rounds = _rounds_by_period(session, [m.cluster_id for m in shown], closed_only=False)
-    periods = _periods(rounds)
-    chosen = _pick_period(period, periods)
     columns = [m for m in measures(spec) if m.kind in ("overall", "csf")]
     keys = [m.key for m in columns]
-    refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(chosen or "") for m in shown}
-    values = _values(session, [r.round_id for r in refs.values() if r], keys)
+    found = _in_period(session, shown, period, keys)
     rows = []
     for m in shown:
-        ref = refs[m.cluster_id]
+        ref = found.refs[m.cluster_id]
         if ref is None:
             continue
-        got = values.get(ref.round_id, {})
+        got = found.values.get(ref.round_id, {})
         rows.append(
             HeatmapRow(
                 cluster_id=m.cluster_id,
@@ -516,8 +529,8 @@ def heatmap(
     median = {k: logic.median([v for r in rows if (v := r.values[k]) is not None]) for k in keys}
     return Heatmap(
         template_key=template_key,
-        period=chosen,
-        periods=periods,
+        period=found.chosen,
+        periods=found.periods,
         filters=clean,
         options=options,
         measures=columns,
@@ -541,22 +554,18 @@ def distribution(
     chosen_measure = next((m for m in all_measures if m.key == measure), all_measures[0])
     members = _filtered(_named(_population(session, template_key), principal), filters)
     refresh(session, [m.cluster_id for m in members])
-    rounds = _rounds_by_period(session, [m.cluster_id for m in members], closed_only=False)
-    periods = _periods(rounds)
-    chosen = _pick_period(period, periods)
-    refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(chosen or "") for m in members}
-    values = _values(session, [r.round_id for r in refs.values() if r], [chosen_measure.key])
+    found = _in_period(session, members, period, [chosen_measure.key])
     points = []
     for m in members:
-        ref = refs[m.cluster_id]
-        value = values.get(ref.round_id, {}).get(chosen_measure.key) if ref else None
+        ref = found.refs[m.cluster_id]
+        value = found.values.get(ref.round_id, {}).get(chosen_measure.key) if ref else None
         if value is not None:
             points.append(DistributionPoint(cluster_id=m.cluster_id, cluster_name=m.name, value=value))
     points.sort(key=lambda p: -p.value)
     return Distribution(
         template_key=template_key,
-        period=chosen,
-        periods=periods,
+        period=found.chosen,
+        periods=found.periods,
         measure=chosen_measure,
         measures=all_measures,
         points=points,
