@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load test-durability test-fuzz backup bench-dashboard \
+.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load bench-cost test-durability test-fuzz backup bench-dashboard \
 	messages compile extract
 
 # Interface translations (Babel): en is the source language; these have catalogues.
@@ -91,6 +91,10 @@ THINK ?= 5
 DB ?= --db sqlite --db postgres
 bench-load: install
 	$(BIN)/python -m bench.load --members $(MEMBERS) --think $(THINK) $(DB)
+
+# Where the load benchmark's CPU goes: server CPU per kind of member request, beside the minimal insert.
+bench-cost: install
+	$(BIN)/python -m bench.request_cost $(DB)
 
 test-durability: install
 	$(BIN)/pytest -p no:cacheprovider tests/durability
