@@ -93,8 +93,9 @@ bench-load: install
 	$(BIN)/python -m bench.load --members $(MEMBERS) --think $(THINK) $(DB)
 
 # Where the load benchmark's CPU goes: server CPU per kind of member request, beside the minimal insert.
+AGAINST ?=
 bench-cost: install
-	$(BIN)/python -m bench.request_cost $(DB)
+	$(BIN)/python -m bench.request_cost $(DB) $(if $(AGAINST),--against $(AGAINST))
 
 test-durability: install
 	$(BIN)/pytest -p no:cacheprovider tests/durability

@@ -150,9 +150,18 @@ class Server:
     """A uvicorn process serving `app_path` ("module:attribute"); SIGKILL-able like a crashed host."""
 
     def __init__(
-        self, app_path: str, *, env: dict[str, str], port: int, workers: int = 1, factory: bool = False
+        self,
+        app_path: str,
+        *,
+        env: dict[str, str],
+        port: int,
+        workers: int = 1,
+        factory: bool = False,
+        cwd: Path = ROOT,
     ) -> None:
+        """`cwd`: the checkout whose code it serves (bench/request_cost.py compares two side by side)."""
         self.app_path, self.env, self.port, self.workers, self.factory = app_path, env, port, workers, factory
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -163,7 +172,7 @@ class Server:
         command = [sys.executable, "-m", "uvicorn", self.app_path, "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]
         command += ["--factory"] if self.factory else []
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+        self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
