@@ -11,9 +11,11 @@ import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
 from app.auth import service as auth_service
 from app.auth.policy import PrincipalDep, cluster_capabilities, staff_cluster_for, staff_round_for
+from app.auth.principal import Principal
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster
 from app.clusters.schemas import CustomKpiCreate, KpiSettingsUpdate
@@ -442,8 +444,36 @@ def add_note(
         service.add_note(session, round_, csf_key=csf_key or None, text=text, actor=principal.actor)
     except InvalidInput as exc:
         errors = {"note": exc.message}
+    return _plan(request, session, principal, round_, errors, anchor="notes")
+
+
+@pages.post("/rounds/{round_id}/notes/{note_id}", response_class=HTMLResponse)
+def change_note(
+    note_id: int,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    text: Annotated[str, Form(max_length=4000)] = "",
+    remove: Annotated[str, Form()] = "",
+    round_: Round = staff_round_for("manage"),
+):
+    """A typo fixed or a note taken back during the session (the audit trail keeps what it said)."""
+    note = service.get_note(session, round_, note_id)
+    errors: dict[str, str] = {}
+    try:
+        service.change_note(session, round_, note, text=None if remove else text, actor=principal.actor)
+    except InvalidInput as exc:
+        errors = {f"note-{note_id}": exc.message}
+    return _plan(request, session, principal, round_, errors, anchor="notes")
+
+
+def _plan(
+    request: Request, session: Session, principal: Principal, round_: Round, errors: dict[str, str], *, anchor: str
+) -> Response:
+    """After a change to the action plan or the notes: htmx gets the plan again, a plain post a redirect
+    (or the page with the problem shown)."""
     if not is_htmx(request) and not errors:
-        return redirect_after_post(f"/rounds/{round_.id}/session#notes", request)
+        return redirect_after_post(f"/rounds/{round_.id}/session#{anchor}", request)
     context = _session_context(session, principal, round_) | {"errors": errors}
     return render(request, "dashboard/session.html", context, block="plan", status_code=422 if errors else 200)
 
@@ -469,10 +499,7 @@ def add_action(
         errors = {"action": "The due date is not a date (YYYY-MM-DD)."}
     except InvalidInput as exc:
         errors = {"action": exc.message}
-    if not is_htmx(request) and not errors:
-        return redirect_after_post(f"/rounds/{round_.id}/session#plan", request)
-    context = _session_context(session, principal, round_) | {"errors": errors}
-    return render(request, "dashboard/session.html", context, block="plan", status_code=422 if errors else 200)
+    return _plan(request, session, principal, round_, errors, anchor="plan")
 
 
 @pages.post("/rounds/{round_id}/actions/{action_id}", response_class=HTMLResponse)
@@ -487,9 +514,7 @@ def update_action(
     """Actions belong to the cluster: one agreed two rounds ago is updated from today's session."""
     action = service.get_action(session, round_.cluster_id, action_id)
     service.set_action_status(session, action, status, actor=principal.actor)
-    if not is_htmx(request):
-        return redirect_after_post(f"/rounds/{round_.id}/session#plan", request)
-    return render(request, "dashboard/session.html", _session_context(session, principal, round_), block="plan")
+    return _plan(request, session, principal, round_, {}, anchor="plan")
 
 
 # --- print and exports ----------------------------------------------------------------------------

@@ -310,6 +310,44 @@ def add_note(session: Session, round_: Round, *, csf_key: str | None, text: str,
     return note
 
 
+def get_note(session: Session, round_: Round, note_id: int) -> ReflectionNote:
+    note = session.get(ReflectionNote, note_id)
+    if note is None or note.round_id != round_.id:
+        raise NotFound("No such note.")
+    return note
+
+
+def change_note(session: Session, round_: Round, note: ReflectionNote, *, text: str | None, actor: str) -> None:
+    """A note corrected (`text`) or taken back (None) while the session runs; the audit trail keeps what it
+    said before."""
+    before = {"round_id": round_.id, "csf_key": note.csf_key, "text": note.text}
+    if text is None:
+        session.delete(note)
+        after = None
+    else:
+        text = text.strip()[:4000]
+        if not text:
+            raise InvalidInput(
+                "The note is empty.", details=[{"field": "text", "message": "Write what was concluded."}]
+            )
+        if text == note.text:
+            return
+        note.text = text
+        session.add(note)
+        after = before | {"text": text}
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="reflection_note_removed" if after is None else "reflection_note_changed",
+        entity="reflection_note",
+        entity_id=note.id,
+        cluster_id=round_.cluster_id,
+        before=before,
+        after=after,
+    )
+
+
 def previous_round(session: Session, round_: Round) -> Round | None:
     earlier = _rounds_up_to(session, round_)[:-1]
     return earlier[-1] if earlier else None

@@ -141,6 +141,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/rounds/{round_id}/session"): (STAFF_READ, None),
     ("GET", "/rounds/{round_id}/session/live"): (STAFF_READ, None),
     ("POST", "/rounds/{round_id}/notes"): (MANAGE, None),
+    ("POST", "/rounds/{round_id}/notes/{note_id}"): (MANAGE, None),
     ("POST", "/rounds/{round_id}/actions"): (MANAGE, None),
     ("POST", "/rounds/{round_id}/actions/{action_id}"): (MANAGE, None),
     ("GET", "/rounds/{round_id}/print"): (STAFF_READ, None),
@@ -211,6 +212,7 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
     action = dashboard_service.add_action(
         session, round_, title="Visit the bank", owner="", due_date=None, csf_key=None, actor="test"
     )
+    note = dashboard_service.add_note(session, round_, csf_key=None, text="Split on costs", actor="test")
     auth_service.record_registration(session, join_code, registered.id or 0)
     session.commit()
 
@@ -238,6 +240,7 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
         "fmt": "csv",
         "proposal_id": proposal.id,
         "action_id": action.id,
+        "note_id": note.id,
     }
     return World(ids=ids, clients=clients)
 

@@ -455,6 +455,57 @@ def test_notes_and_actions_carry_over_to_the_next_round(
     assert {"reflection_note", "action_added", "action_status"} <= audited
 
 
+def test_a_note_is_corrected_or_taken_back_and_the_audit_trail_keeps_what_it_said(
+    facilitator: TestClient, setting: Setting, session: Session
+) -> None:
+    round_ = setting.round
+    kept, dropped = (
+        dashboard_service.add_note(session, round_, csf_key=COSTS, text=text, actor="t")
+        for text in ("Split on cots", "Said by mistake")
+    )
+    session.commit()
+    url = f"/rounds/{round_.id}/notes"
+
+    corrected = facilitator.post(
+        f"{url}/{kept.id}", data={"text": "Split on costs", **csrf(facilitator)}, headers={"HX-Request": "true"}
+    )
+    assert corrected.status_code == 200 and corrected.text.lstrip().startswith('<section id="plan"')
+    notes = corrected.text.split('id="session-notes"')[1].split("</ul>")[0]
+    assert "Split on costs" in notes and "Split on cots" not in notes
+    empty = facilitator.post(f"{url}/{kept.id}", data={"text": "  ", **csrf(facilitator)})
+    assert empty.status_code == 422 and "The note is empty." in empty.text
+    removed = facilitator.post(f"{url}/{dropped.id}", data={"remove": "1", **csrf(facilitator)}, follow_redirects=False)
+    assert removed.status_code == 303 and removed.headers["location"].endswith("/session#notes")
+
+    fresh(session)
+    assert [n.text for n in session.exec(select(ReflectionNote))] == ["Split on costs"]
+    events = {
+        e.action: e
+        for e in session.exec(select(AuditEvent).where(AuditEvent.entity == "reflection_note"))
+        if e.action != "reflection_note"
+    }
+    assert events["reflection_note_changed"].before["text"] == "Split on cots"
+    assert events["reflection_note_changed"].after["text"] == "Split on costs"
+    assert events["reflection_note_removed"].before["text"] == "Said by mistake"
+    assert events["reflection_note_removed"].after is None
+
+
+def test_a_note_of_another_round_or_an_observer_cannot_change_notes(
+    facilitator: TestClient, observer: TestClient, setting: Setting, session: Session
+) -> None:
+    earlier = dashboard_service.add_note(session, setting.round, csf_key=None, text="Earlier round", actor="t")
+    later_round = round_service.create_round(session, setting.cluster, RoundCreate(label="2026 H2"))
+    session.commit()
+    elsewhere = facilitator.post(
+        f"/rounds/{later_round.id}/notes/{earlier.id}", data={"remove": "1", **csrf(facilitator)}
+    )
+    assert elsewhere.status_code == 404
+    watching = observer.post(f"/rounds/{setting.round.id}/notes/{earlier.id}", data={"remove": "1", **csrf(observer)})
+    assert watching.status_code in (403, 404)
+    fresh(session)
+    assert session.exec(select(ReflectionNote.text)).all() == ["Earlier round"]
+
+
 def test_an_action_of_another_cluster_cannot_be_changed(
     facilitator: TestClient, setting: Setting, session: Session
 ) -> None:
