@@ -159,6 +159,11 @@ def test_live_session_with_three_phones_then_note_and_action_carry_over(
     page.get_by_label("Due date").fill("2026-09-30")
     page.get_by_role("button", name="Add the action").click()
     expect(page.locator("#agreed-actions")).to_contain_text("Invite the guarantee fund")
+    # A note corrected in place (the button is the form's submitter: htmx must send the form, no reload).
+    page.locator("#session-notes summary").first.click()
+    page.get_by_label("Note", exact=True).fill("Banks ask for collateral: talk to the guarantee fund first")
+    page.get_by_role("button", name="Save the correction").click()
+    expect(page.locator("#session-notes")).to_contain_text("the guarantee fund first")
     assert page.evaluate("() => window.__samePage") is True
     expect(page.locator(f"#topic-{LOANS} .note")).to_contain_text("guarantee fund", timeout=POLL_TIMEOUT)
     page.locator("#plan").scroll_into_view_if_needed()
