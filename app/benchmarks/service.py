@@ -434,7 +434,7 @@ def measures(spec: TemplateSpec, *, lang: str | None = None) -> list[Measure]:
     for _p, _c, k in spec.iter_kpis():
         if k.type == "text":
             continue
-        unit = k.unit
+        unit = localize(k.unit, lang, fallback)
         if k.per_member:
             unit = f"{unit or 'count'} per member firm"
         out.append(

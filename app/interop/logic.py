@@ -16,7 +16,7 @@ from typing import Literal
 
 from openpyxl import Workbook
 
-from app.clusters.schemas import Scorecard
+from app.clusters.schemas import Scorecard, ScorecardKpi
 
 FieldKind = Literal["kpi", "rating", "comment"]
 
@@ -178,7 +178,7 @@ def build_xlsform(
                 texts = {lang: _kpi_text(scorecards[lang], kpi.key) for lang in langs}
                 row = {"type": _KPI_TYPES[kpi.type], "name": fields.by_key[("kpi", kpi.key)], **labels("label", texts)}
                 if kpi.unit:
-                    row.update(labels("hint", {lang: kpi.unit for lang in langs}))
+                    row.update(labels("hint", {lang: _kpi(scorecards[lang], kpi.key).unit for lang in langs}))
                 if kpi.type in ("count", "percent"):
                     message = "percent" if kpi.type == "percent" else "not_negative"
                     row["constraint"] = ". >= 0 and . <= 100" if kpi.type == "percent" else ". >= 0"
@@ -234,7 +234,12 @@ _KPI_TYPES = {
 }
 
 
-def _kpi_text(scorecard: Scorecard, key: str) -> str:
+def _kpi(scorecard: Scorecard, key: str) -> ScorecardKpi:
     kpi = scorecard.kpi(key)
     assert kpi is not None
+    return kpi
+
+
+def _kpi_text(scorecard: Scorecard, key: str) -> str:
+    kpi = _kpi(scorecard, key)
     return kpi.question or kpi.title

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal, NamedTuple, overload
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -84,6 +85,14 @@ def _check_localized(value: object) -> object:
 
 
 LocalizedText = Annotated[str | dict[str, str], BeforeValidator(_check_localized)]
+UNIT_MAX_LENGTH = 40
+
+
+def _check_unit(value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+    texts = [value] if isinstance(value, str) else list(value.values()) if value else []
+    if any(len(text) > UNIT_MAX_LENGTH for text in texts):
+        raise PydanticCustomError("unit_length", f"a unit has at most {UNIT_MAX_LENGTH} characters in each language")
+    return value
 
 
 @overload
@@ -214,7 +223,8 @@ class KpiSpec(_Spec):
     """member: every member firm answers `question`; cluster: the facilitator enters one value."""
     question: Annotated[LocalizedText | None, Field(validate_default=True)] = None
     type: KpiType = "number"
-    unit: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    unit: Annotated[LocalizedText | None, AfterValidator(_check_unit)] = None
+    """Shown beside the answer field, in the member's language when given per language ({en: months, th: เดือน})."""
     direction: Direction = "increase"
     """Whether a higher value is better; "reduction" KPIs measure the level and use decrease."""
     aggregate: Annotated[Aggregate | None, Field(validate_default=True)] = None

@@ -62,6 +62,18 @@ def test_export_of_every_shipped_template_converts_without_warnings(template_key
     assert {f"label::{c.split('::')[1]}" for c in columns if c.startswith("label::")} == {
         f"label::{language_column(lang)}" for lang in spec.languages
     }
+    # A unit is the question's hint, in each language the template gives it in.
+    hints = {
+        (row["name"], column): row[column]
+        for row in _sheet(xlsx, "survey")
+        for column in columns
+        if column.startswith("hint::") and row[column]
+    }
+    for kpi in member_kpis:
+        if kpi.unit:
+            for lang in spec.languages:
+                unit = cluster_service.scorecard(session, cluster, lang=lang).kpi(kpi.key).unit
+                assert hints[(form.fields.by_key[("kpi", kpi.key)], f"hint::{language_column(lang)}")] == unit
     settings = _sheet(xlsx, "settings")[0]
     assert settings["form_id"] == f"clusterscore_c{cluster.id}_r{round_.id}"
     assert settings["default_language"] == language_column(spec.languages[0])

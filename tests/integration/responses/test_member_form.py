@@ -80,6 +80,19 @@ def test_step_asks_each_question_with_a_fitting_input_and_a_label(member: Member
         assert f'<label for="{field_id}">' in page
 
 
+def test_units_are_shown_in_the_members_language(app: FastAPI, session: Session, setting: tuple) -> None:
+    cluster, _participant, round_ = setting
+    links = [
+        factories.member_link(session, factories.participant(session, cluster, language=lang)) for lang in ["en", "th"]
+    ]
+    session.commit()
+    english, thai = (Member(app, link) for link in links)
+    # The Thai template gives the repayment period's unit in both languages: {en: months, th: เดือน}.
+    assert '<span aria-hidden="true">months</span>' in english.http.get(f"/rounds/{round_.id}/answer/1").text
+    thai_page = thai.http.get(f"/rounds/{round_.id}/answer/1").text
+    assert '<span aria-hidden="true">เดือน</span>' in thai_page and ">months<" not in thai_page
+
+
 def test_autosave_saves_one_field_and_explains_a_wrong_value(member: Member, setting: tuple, session: Session) -> None:
     _cluster, participant, round_ = setting
     assert member.autosave(round_, "k.customer-satisfaction", "85") == "Saved"

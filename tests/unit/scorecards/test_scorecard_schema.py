@@ -115,6 +115,18 @@ def test_cluster_count_per_member_and_decreasing_targets_are_fine() -> None:
     assert (kpi.per_member, kpi.target) == (True, 4)
 
 
+@pytest.mark.parametrize("unit", ["months", {"en": "months", "th": "เดือน"}])
+def test_a_unit_is_text_or_text_per_language(unit: str | dict[str, str]) -> None:
+    kpi = KpiSpec(key="k", title="K", type="count", unit=unit)
+    assert localize(kpi.unit, "th", "en") == ("months" if isinstance(unit, str) else "เดือน")
+
+
+@pytest.mark.parametrize("unit", ["x" * 41, {"en": "months", "th": "x" * 41}, {}, ""])
+def test_a_unit_longer_than_40_characters_in_any_language_or_empty_is_refused(unit: str | dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        KpiSpec.model_validate({"key": "k", "title": "K", "unit": unit})
+
+
 def test_rating_scale_bounds() -> None:
     assert RatingScale(min=0, max=10).max == 10
     for bad in ({"min": 3, "max": 3}, {"min": 0, "max": 11}, {"labels": {6: "Too high"}}):
