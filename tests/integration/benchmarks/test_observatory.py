@@ -64,9 +64,9 @@ def test_observatory_groups_alike_indicators_and_promotes_them(
         "/benchmarks/observatory/promote.yaml", params={"template": "thai-food-cluster", "kpi": chosen}, headers=agency
     )
     assert download.status_code == 200
-    assert 'filename="thai-food-cluster-v2.yaml"' in download.headers["content-disposition"]
+    assert 'filename="thai-food-cluster-v1.2.yaml"' in download.headers["content-disposition"]
     spec = parse_template(download.content, source_name="promoted.yaml")
-    assert spec.version == "2"
+    assert spec.version == "1.2"
     accessibility = spec.csf("accessibility")
     assert accessibility is not None
     assert accessibility.kpis[-1].key == "number-of-joint-export-missions"
@@ -87,11 +87,11 @@ def test_observatory_groups_alike_indicators_and_promotes_them(
     )
     written = client.post("/benchmarks/observatory/promote", data=form, headers=admin_h, follow_redirects=False)
     assert written.status_code == 303
-    path = settings.scorecards_dir / "thai-food-cluster-v2.yaml"
-    assert parse_template(path.read_bytes(), source_name=str(path)).version == "2"
+    path = settings.scorecards_dir / "thai-food-cluster-v1.2.yaml"
+    assert parse_template(path.read_bytes(), source_name=str(path)).version == "1.2"
     session.commit()  # end the test's read transaction: SQLite keeps its snapshot until then
     session.expire_all()
-    assert scorecard_service.latest_version(session, "thai-food-cluster").version == "2"
+    assert scorecard_service.latest_version(session, "thai-food-cluster").version == "1.2"
 
 
 def test_promotion_needs_a_choice(client: TestClient, session: Session) -> None:

@@ -112,7 +112,7 @@ def test_shipped_templates_validate_without_problems_or_warnings() -> None:
 def test_shipped_template_identity_and_citation(path: Path) -> None:
     spec, digest = load_template_file(path)
     assert spec.key == path.stem
-    assert spec.version == "1"
+    assert spec.version == "1.1"
     assert spec.source
     header = path.read_text(encoding="utf-8").splitlines()[:8]
     assert any("Source:" in line for line in header), "the file's header comment cites its source"
