@@ -182,9 +182,9 @@ def test_content_hash_ignores_comments_layout_quoting_and_spelled_out_defaults()
     original = content_hash(parse_template(text, source_name="x"))
     edited = "# a new first comment\n\n" + text.replace('version: "1.1"', "version: '1.1'   # same version").replace(
         "\n  - key: customer\n", "\n\n\n  - key: customer\n"
-    ).replace(
-        "            unit: {en: loans, th: สินเชื่อ}\n", "            unit: {en: 'loans', th: \"สินเชื่อ\"}\n"
-    ).replace("      - key: cost-control\n", "      - key: cost-control\n        weight: 1.0\n")
+    ).replace("            unit: {en: loans, th: สินเชื่อ}\n", "            unit: {en: 'loans', th: \"สินเชื่อ\"}\n").replace(
+        "      - key: cost-control\n", "      - key: cost-control\n        weight: 1.0\n"
+    )
     assert edited != text
     assert content_hash(parse_template(edited, source_name="x")) == original
 
