@@ -22,6 +22,7 @@ from app.clusters.models import Cluster
 from app.clusters.schemas import ClusterUpdate
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFound
+from app.i18n.routes import locale_of
 from app.web import redirect_after_post, render
 
 api = APIRouter(prefix="/benchmarks", tags=["benchmarks"])
@@ -128,7 +129,9 @@ def heatmap_page(
 ) -> HTMLResponse:
     require_benchmark_agency(principal)
     key = _default_template(session, principal, template)
-    data = service.heatmap(session, principal, template_key=key, period=period, filters=_filters(request))
+    data = service.heatmap(
+        session, principal, template_key=key, period=period, filters=_filters(request), lang=locale_of(request)
+    )
     context = {"data": data, "template_keys": service.template_keys(session), "query": request.url.query}
     return render(request, "benchmarks/heatmap.html", context, block="results")
 
@@ -149,8 +152,9 @@ def heatmap_export(
         template_key=_default_template(session, principal, template),
         period=period,
         filters=_filters(request),
+        lang=locale_of(request),
     )
-    header, rows = service.table_of_heatmap(data)
+    header, rows = service.table_of_heatmap(data, lang=locale_of(request))
     return _export(_suffix(request), f"heatmap-{data.template_key}-{data.period}", header, rows)
 
 
@@ -166,7 +170,13 @@ def distribution_page(
     require_benchmark_agency(principal)
     key = _default_template(session, principal, template)
     data = service.distribution(
-        session, principal, template_key=key, measure=measure, period=period, filters=_filters(request)
+        session,
+        principal,
+        template_key=key,
+        measure=measure,
+        period=period,
+        filters=_filters(request),
+        lang=locale_of(request),
     )
     context = {"data": data, "template_keys": service.template_keys(session), "query": request.url.query}
     return render(request, "benchmarks/distribution.html", context, block="results")
@@ -190,6 +200,7 @@ def distribution_export(
         measure=measure,
         period=period,
         filters=_filters(request),
+        lang=locale_of(request),
     )
     header, rows = service.table_of_distribution(data)
     return _export(
@@ -211,6 +222,7 @@ def _profile(
         period=request.query_params.get("period"),
         trend_measure=request.query_params.get("trend", "overall"),
         min_group=settings.benchmark_min_group,
+        lang=locale_of(request),
     )
 
 

@@ -50,6 +50,7 @@ from app.benchmarks.schemas import (
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, ClusterKpi, Participant
 from app.errors import InvalidInput, NotFound
+from app.i18n.translation import _l, _nl
 from app.rounds.models import Round
 from app.scorecards import service as scorecard_service
 from app.scorecards.models import TemplateVersion
@@ -426,7 +427,7 @@ def measures(spec: TemplateSpec, *, lang: str | None = None) -> list[Measure]:
     newest version gives the list and the wording."""
     fallback = spec.languages[0]
     lang = lang or fallback
-    out = [Measure(key="overall", kind="overall", title="Overall")]
+    out = [Measure(key="overall", kind="overall", title=_l("Overall").localized(lang))]
     for p in spec.perspectives:
         out.append(Measure(key=f"perspective:{p.key}", kind="perspective", title=localize(p.title, lang, fallback)))
     for _p, c in ((p, c) for p in spec.perspectives for c in p.csfs):
@@ -436,7 +437,7 @@ def measures(spec: TemplateSpec, *, lang: str | None = None) -> list[Measure]:
             continue
         unit = localize(k.unit, lang, fallback)
         if k.per_member:
-            unit = f"{unit or 'count'} per member firm"
+            unit = (_l("%(unit)s per member firm", unit=unit) if unit else _l("count per member firm")).localized(lang)
         out.append(
             Measure(
                 key=f"kpi:{k.key}",
@@ -497,16 +498,23 @@ def _in_period(session: Session, clusters: list[Member], requested: str | None, 
 
 
 def heatmap(
-    session: Session, principal: Principal, *, template_key: str, period: str | None, filters: dict[str, str]
+    session: Session,
+    principal: Principal,
+    *,
+    template_key: str,
+    period: str | None,
+    filters: dict[str, str],
+    lang: str | None = None,
 ) -> Heatmap:
-    """Agency staff: the sharing clusters of their programmes by name, overall and CSF scores."""
+    """Agency staff: the sharing clusters of their programmes by name, overall and CSF scores. `lang`: of
+    the titles (the template's first language when None, as the JSON API gives them)."""
     spec = _template(session, template_key)
     members = _named(_population(session, template_key), principal)
     refresh(session, [m.cluster_id for m in members])
     options = _options(members)
     clean = {d: v for d, v in filters.items() if d in logic.DIMENSIONS and v}
     shown = _filtered(members, clean)
-    columns = [m for m in measures(spec) if m.kind in ("overall", "csf")]
+    columns = [m for m in measures(spec, lang=lang) if m.kind in ("overall", "csf")]
     keys = [m.key for m in columns]
     found = _in_period(session, shown, period, keys)
     rows = []
@@ -547,10 +555,11 @@ def distribution(
     measure: str,
     period: str | None,
     filters: dict[str, str],
+    lang: str | None = None,
 ) -> Distribution:
     """Agency staff: every named cluster's value of one measure, with quartiles."""
     spec = _template(session, template_key)
-    all_measures = measures(spec)
+    all_measures = measures(spec, lang=lang)
     chosen_measure = next((m for m in all_measures if m.key == measure), all_measures[0])
     members = _filtered(_named(_population(session, template_key), principal), filters)
     refresh(session, [m.cluster_id for m in members])
@@ -589,6 +598,7 @@ def profile(
     period: str | None,
     trend_measure: str,
     min_group: int,
+    lang: str | None = None,
 ) -> Profile:
     """A cluster's core scores against its peer group.
 
@@ -601,7 +611,7 @@ def profile(
     assert cluster.id is not None
     template_key = _template_key_of(session, cluster)
     spec = _template(session, template_key)
-    all_measures = measures(spec)
+    all_measures = measures(spec, lang=lang)
     dims = frozenset(d for d in dimensions if d in logic.DIMENSIONS)
     named_mode = policy.sees_benchmark_names(principal, cluster.programme_id)
     population = _population(session, template_key)
@@ -833,12 +843,15 @@ def write_promoted(session: Session, *, spec: TemplateSpec, text: str, directory
 # --- exports ----------------------------------------------------------------------------
 
 
-def table_of_heatmap(data: Heatmap) -> tuple[list[str], list[list[Any]]]:
+def table_of_heatmap(data: Heatmap, *, lang: str | None = None) -> tuple[list[str], list[list[Any]]]:
+    """Column names stay as they are in every language (scripts read them); the measures' titles and the
+    median row speak the viewer's language."""
     header = ["cluster", "round", *[m.title for m in data.measures]]
     rows: list[list[Any]] = [
         [r.cluster_name, r.round_label, *[r.values[m.key] for m in data.measures]] for r in data.rows
     ]
-    rows.append([f"median of {len(data.rows)}", "", *[data.median[m.key] for m in data.measures]])
+    median = _nl("median of %(num)s cluster", "median of %(num)s clusters", len(data.rows)).localized(lang)
+    rows.append([median, "", *[data.median[m.key] for m in data.measures]])
     return header, rows
 
 

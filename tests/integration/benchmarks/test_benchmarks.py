@@ -112,7 +112,14 @@ def test_heat_map_names_only_sharing_clusters_of_the_agencys_programmes(client: 
     ).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("cluster", "round", "Overall")
-    assert [r[0] for r in rows[1:3]] == ["High cluster", "Low cluster"] and rows[3][0] == "median of 2"
+    assert [r[0] for r in rows[1:3]] == ["High cluster", "Low cluster"] and rows[3][0] == "median of 2 clusters"
+    # In Thai: the column names stay (scripts read them), the measures and the median row are translated.
+    thai = {**agency, "Accept-Language": "th"}
+    thai_xlsx = client.get("/benchmarks/heatmap.xlsx?template=thai-food-cluster", headers=thai).content
+    thai_rows = list(load_workbook(io.BytesIO(thai_xlsx)).active.iter_rows(values_only=True))
+    assert thai_rows[0][:2] == ("cluster", "round") and "การเข้าถึงสินเชื่อได้ง่าย" in thai_rows[0]
+    assert thai_rows[3][0] == "ค่ามัธยฐานของ 2 คลัสเตอร์"
+    assert "การเข้าถึงสินเชื่อได้ง่าย" in client.get("/benchmarks?template=thai-food-cluster", headers=thai).text
     text = client.get("/benchmarks/heatmap.csv?template=thai-food-cluster", headers=agency).content.decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(text)))[1][0] == "High cluster"
     assert (
