@@ -179,8 +179,8 @@ def round_for(capability: Capability) -> Any:
 def response_for(*, write: bool) -> Any:
     def dependency(response_id: PathId, session: SessionDep, principal: PrincipalDep) -> Response:
         response = response_service.get_response(session, response_id)
-        round_ = round_service.get_round(session, response.round_id)
-        response_access(principal, cluster_service.get_cluster(session, round_.cluster_id), response, write=write)
+        _round, cluster = round_service.get_round_with_cluster(session, response.round_id)
+        response_access(principal, cluster, response, write=write)
         return response
 
     return Depends(dependency)
@@ -239,8 +239,8 @@ def staff_cluster_for(capability: Capability) -> Any:
 
 def staff_round_for(capability: Capability) -> Any:
     def dependency(round_id: int, session: SessionDep, principal: PrincipalDep) -> Round:
-        round_ = round_service.get_round(session, round_id)
-        require_staff_on(principal, cluster_service.get_cluster(session, round_.cluster_id), capability)
+        round_, cluster = round_service.get_round_with_cluster(session, round_id)
+        require_staff_on(principal, cluster, capability)
         return round_
 
     return Depends(dependency)
