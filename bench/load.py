@@ -35,8 +35,9 @@ from typing import Any
 
 import httpx
 
+from app.config import ROOT
 from bench.harness import Member, Server, Workshop, free_port, production_env, scratch_database, seed_workshop
-from bench.minimal_app import metadata as minimal_metadata
+from bench.minimal_app import create_table as create_minimal_table
 
 TARGET_P95_MS = 150
 TARGET_RATIO = 0.5
@@ -188,8 +189,9 @@ def _line(label: str, values: list[float], errors: int) -> str:
 
 
 @contextmanager
-def _serving(app_path: str, env: dict[str, str], port: int, workers: int) -> Iterator[Server]:
-    server = Server(app_path, env=env, port=port, workers=workers, factory=app_path == MINIMAL_APP).start()
+def serving(app_path: str, env: dict[str, str], port: int, workers: int, *, cwd: Path = ROOT) -> Iterator[Server]:
+    """The app (or the minimal endpoint) under uvicorn, warmed up; `cwd`: the checkout whose code it serves."""
+    server = Server(app_path, env=env, port=port, workers=workers, factory=app_path == MINIMAL_APP, cwd=cwd).start()
     try:
         asyncio.run(_warm_up(server, path="/docs" if app_path == MINIMAL_APP else "/api/v1/me"))
         yield server
@@ -216,19 +218,15 @@ def bench_database(
         capacity_workshops = [
             seed_workshop(database_url, members=members, name=f"Capacity{n}") for n in range(capacity_runs)
         ]
-        from app.db import make_engine
-
-        engine = make_engine(database_url)
-        minimal_metadata.create_all(engine)  # before the workers start, so they do not race to create it
-        engine.dispose()
+        create_minimal_table(database_url)
         port = free_port()
         env = production_env(database_url, port)
 
-        with _serving(APP, env, port, workers) as app_server:
+        with serving(APP, env, port, workers) as app_server:
             paced = _member_phase(app_server, paced_workshop, changes, think)
             rss = app_server.worker_rss_mb()
         per_member = max(paced.requests() // members, 1)
-        with _serving(MINIMAL_APP, env, port, workers) as minimal:
+        with serving(MINIMAL_APP, env, port, workers) as minimal:
             # A member pauses before each change, the review and the submit: spread as many pauses over as
             # many requests, so both phases last about as long and the offered rate is the same.
             base_paced = _minimal_phase(minimal, members, per_member, think * (changes + 2) / per_member)
@@ -236,10 +234,10 @@ def bench_database(
         capacity: list[Stats] = []
         base_capacity: list[Stats] = []
         for workshop in capacity_workshops:
-            with _serving(APP, env, port, workers) as app_server:
+            with serving(APP, env, port, workers) as app_server:
                 capacity.append(_member_phase(app_server, workshop, changes, 0))
                 rss = [max(a, b) for a, b in zip(rss, app_server.worker_rss_mb(), strict=True)]
-            with _serving(MINIMAL_APP, env, port, workers) as minimal:
+            with serving(MINIMAL_APP, env, port, workers) as minimal:
                 base_capacity.append(_minimal_phase(minimal, members, per_member, 0))
 
     autosave_p95 = _percentiles(paced.latencies["autosave"])[1]

@@ -29,6 +29,13 @@ class Save(BaseModel):
     payload: str
 
 
+def create_table(database_url: str) -> None:
+    """Before the workers start, so that they do not race each other to create it."""
+    engine = make_engine(database_url)
+    metadata.create_all(engine)
+    engine.dispose()
+
+
 def create_app() -> FastAPI:
     """For `uvicorn --factory bench.minimal_app:create_app`, with DATABASE_URL set (bench/load.py does it)."""
     engine: Engine = make_engine(os.environ["DATABASE_URL"])

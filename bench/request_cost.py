@@ -31,8 +31,8 @@ import httpx
 
 from app.config import ROOT
 from bench.harness import Server, Workshop, free_port, production_env, scratch_database, seed_workshop
-from bench.load import APP, KINDS, MINIMAL_APP, Stats, _member, _minimal_client, _pause
-from bench.minimal_app import metadata as minimal_metadata
+from bench.load import APP, KINDS, MINIMAL_APP, Stats, _member, _minimal_client, _pause, serving
+from bench.minimal_app import create_table as create_minimal_table
 
 WARM_UP = 3  # members whose requests are not counted: first imports, templates, connections
 NO_PAUSE = _pause(0, random.Random())
@@ -92,12 +92,8 @@ async def _minimal(server: Server, requests: int) -> CostStats:
 @contextmanager
 def _serving(database_url: str, root: Path = ROOT, app: str = APP) -> Iterator[Server]:
     port = free_port()
-    server = Server(app, env=production_env(database_url, port), port=port, cwd=root, factory=app == MINIMAL_APP)
-    server.start()
-    try:
+    with serving(app, production_env(database_url, port), port, workers=1, cwd=root) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _check(*stats: CostStats) -> None:
@@ -110,12 +106,8 @@ def _check(*stats: CostStats) -> None:
 
 def cost(kind: str, *, members: int, changes: int) -> None:
     with scratch_database(kind) as database_url:
-        from app.db import make_engine
-
         workshop = seed_workshop(database_url, members=members + WARM_UP)
-        engine = make_engine(database_url)
-        minimal_metadata.create_all(engine)
-        engine.dispose()
+        create_minimal_table(database_url)
         with _serving(database_url) as server:
             [stats] = asyncio.run(_members([(server, workshop)], changes))
             asyncio.run(_api_me(server, workshop, stats, requests=5 * members))
