@@ -241,7 +241,7 @@ def template_diff(old: TemplateSpec, new: TemplateSpec, lang: str | None = None)
         "kpi",
         {k: v for k, (_, v) in old_kpis.items()},
         {k: v for k, (_, v) in new_kpis.items()},
-        ("title", "question"),
+        ("title", "question", "unit"),
     )
     for key, (csf_key, _kpi) in new_kpis.items():
         if key in old_kpis and old_kpis[key][0] != csf_key:

@@ -182,6 +182,24 @@ def test_template_diff_names_added_removed_reworded_and_moved_keys() -> None:
     assert logic.orphaned_custom_kpis({"own-a": "export", "own-b": "loans"}, new) == ["own-a"]
 
 
+def test_template_diff_names_a_unit_given_in_another_language() -> None:
+    def with_unit(unit: object) -> TemplateSpec:
+        kpi = {"key": "loans-granted", "title": "Loans granted", "type": "count", "unit": unit}
+        csfs = [{"key": "loans", "title": "Access to loans", "kpis": [kpi]}]
+        return _spec(languages=["en", "th"], perspectives=[{"key": "fin", "title": "Financial", "csfs": csfs}])
+
+    old, new = with_unit("loans"), with_unit({"en": "loans", "th": "สินเชื่อ"})
+    assert logic.template_diff(old, new, lang="en") == []
+    [change] = logic.template_diff(old, new, lang="th")
+    assert (change.kind, change.key, change.change, change.before, change.after) == (
+        "kpi",
+        "loans-granted",
+        "reworded",
+        "loans",
+        "สินเชื่อ",
+    )
+
+
 def test_csv_defuses_formulas_and_keeps_columns() -> None:
     rows = [{"key": "a", "comment": '=HYPERLINK("http://x")', "value": 3.5}, {"key": "b", "value": None}]
     text = logic.csv_text(("key", "value", "comment"), rows)
