@@ -5,12 +5,14 @@ succeeds and rolls back on any error, so a failed request writes nothing at all.
 """
 
 import asyncio
+import fcntl
+import os
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from sqlalchemy import MetaData, event
@@ -108,29 +110,98 @@ class RequestLimit:
 
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_SQLITE_WRITERS_GUARD = threading.Lock()
 
 
-def sqlite_writer_turn(engine: Engine) -> threading.Lock:
-    """Writers of one process take turns on a lock before they ask SQLite for its write lock (SQLite only).
+class SqliteWriterTurn:
+    """Writers take turns before they ask SQLite for its write lock: the threads of a process on a lock, the
+    processes (uvicorn workers) on an exclusive `flock` of a file beside the database (SQLite only).
 
     SQLite's own wait (busy_timeout) polls, sleeping up to 100 ms between tries, so under a burst of
     autosaves most of a request's time was spent asleep with the lock free (bench/load.py; py-spy showed
-    80 % of busy samples in BEGIN IMMEDIATE). A lock in the process hands the turn over the moment the last
-    writer commits. Other processes still queue through busy_timeout; PostgreSQL needs none of this.
+    80 % of busy samples in BEGIN IMMEDIATE), and a second worker gained nothing. A lock hands the turn over
+    the moment the last writer commits, within a process and across them; the kernel releases a `flock`
+    when its process dies, so a crashed worker never keeps the turn. PostgreSQL needs none of this.
     """
+
+    def __init__(self, database_file: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._turn_file = database_file.with_name(database_file.name + "-writer-turn") if database_file else None
+        self._fd: int | None = None
+        self._fd_pid = 0
+
+    def _process_fd(self) -> int | None:
+        # Opened by each process itself: a descriptor inherited across fork() would share its lock.
+        if self._turn_file is not None and self._fd_pid != os.getpid():
+            self._fd, self._fd_pid = os.open(self._turn_file, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        return self._fd
+
+    def locked(self) -> bool:
+        return self._threads.locked()
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fd = self._process_fd()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None and self._fd_pid == os.getpid():
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, SqliteWriterTurn] = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def sqlite_writer_turn(engine: Engine) -> SqliteWriterTurn:
+    """The writers' turn of this engine's database file (one per engine and process)."""
     with _SQLITE_WRITERS_GUARD:
-        turn = _SQLITE_WRITERS.get(engine) or _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+        turn = _SQLITE_WRITERS.get(engine)
+        if turn is None:
+            database = engine.url.database
+            file = Path(database).resolve() if database and database != ":memory:" else None
+            turn = _SQLITE_WRITERS[engine] = SqliteWriterTurn(file)
     return turn
+
+
+# Routes whose writes begin late (see writes_begin_late); session.info holds their turn until they do.
+_LATE_WRITERS: set[Callable[..., Any]] = set()
+_PENDING_TURN = "sqlite_pending_writer_turn"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def writes_begin_late(endpoint: Endpoint) -> Endpoint:
+    """A route that reads first and calls `begin_writing` where its writes start (SQLite; PostgreSQL needs none).
+
+    A write request holds the writers' turn from its first statement to its commit; for a member's autosave
+    that spanned the session cookie, the round, the scorecard and three thread-pool trips, while every
+    other writer of every worker waited (bench/load.py: the turn was held 77 % of a capacity run). Routes
+    marked here read without the turn and take it in `begin_writing`, before their first change, and read
+    again there what their writes depend on.
+    """
+    _LATE_WRITERS.add(endpoint)
+    return endpoint
 
 
 def get_session(request: Request) -> Iterator[Session]:
     engine: Engine = request.app.state.engine
     writes = engine.dialect.name == "sqlite" and request.method not in SAFE_METHODS
-    # Taken before a connection is checked out, so a request waiting for its turn holds nothing.
-    with sqlite_writer_turn(engine) if writes else nullcontext(), Session(engine, expire_on_commit=False) as session:
-        if writes:
+    late = writes and request.scope.get("endpoint") in _LATE_WRITERS
+    with ExitStack() as held:
+        if writes and not late:
+            # Taken before a connection is checked out, so a request waiting for its turn holds nothing.
+            held.enter_context(sqlite_writer_turn(engine))
+        session = held.enter_context(Session(engine, expire_on_commit=False))
+        if late:
+            session.info[_PENDING_TURN] = (sqlite_writer_turn(engine), held)
+        elif writes:
             session.connection(execution_options={SQLITE_WRITE: True})
         try:
             yield session
@@ -138,3 +209,25 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def begin_writing(session: Session) -> bool:
+    """Where a `writes_begin_late` request starts to write: ends its read transaction (whose snapshot may be
+    older than another writer's commit), waits for the writers' turn holding no connection, and begins the
+    write transaction. True when it did so: what the caller read before must then be read again.
+    Elsewhere (PostgreSQL, other routes, a second call) it does nothing."""
+    pending = session.info.pop(_PENDING_TURN, None)
+    if pending is None:
+        return False
+    turn, held = pending
+    session.commit()
+    held.enter_context(turn)
+    session.connection(execution_options={SQLITE_WRITE: True})
+    return True
+
+
+@event.listens_for(Session, "before_flush")
+def _no_change_before_begin_writing(session: Session, _flush: Any, _instances: Any) -> None:
+    # A change flushed in a read transaction would fail when another writer commits first ("database is locked").
+    if _PENDING_TURN in session.info and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("This request changes data before begin_writing(session): call it first.")

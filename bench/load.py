@@ -323,9 +323,7 @@ def main() -> int:
         "--think", type=float, default=5.0, help="mean seconds between a member's changes at workshop pace (default 5)"
     )
     parser.add_argument("--capacity-runs", type=int, default=3, help="capacity runs, median taken (default 3)")
-    parser.add_argument(
-        "--workers", type=int, help="uvicorn workers (default: 1 on SQLite, its one writer; 2 on PostgreSQL)"
-    )
+    parser.add_argument("--workers", type=int, help="uvicorn workers (default: one per CPU, as in production)")
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"], help="repeat for both (default both)")
     args = parser.parse_args()
     if not 10 <= args.members <= 500:
@@ -337,7 +335,7 @@ def main() -> int:
             members=args.members,
             changes=args.changes,
             think=args.think,
-            workers=args.workers or (1 if db == "sqlite" else 2),
+            workers=args.workers or os.cpu_count() or 1,
             capacity_runs=max(args.capacity_runs, 1),
         )
         for db in args.db or ["sqlite", "postgres"]

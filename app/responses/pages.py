@@ -20,6 +20,7 @@ from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant
 from app.clusters.schemas import Scorecard
 from app.config import ROOT
+from app.db import begin_writing, writes_begin_late
 from app.deps import PathId, SessionDep
 from app.errors import NotFound
 from app.i18n.routes import LocaleDep
@@ -71,7 +72,15 @@ class MemberForm:
         return [*steps, f"{self.base_url}/review", *statics]
 
     def ensure_response(self, session: Session) -> MemberResponse:
-        """The member's response, created when they first save or submit (not when they only look)."""
+        """The member's response, created when they first save or submit (not when they only look).
+
+        Where a member's writes begin (app.db.begin_writing): a round closed or the response submitted on
+        another device since this request read them is seen here, so a late answer is refused and a
+        correction audited as one."""
+        if begin_writing(session):
+            session.refresh(self.round)
+            if self.response is not None:
+                session.refresh(self.response)
         if self.response is None:
             self.response = service.start_response(session, self.round, self.participant)
         return self.response
@@ -137,6 +146,7 @@ def show_step(step: int, request: Request, form: MemberFormDep) -> Response:
 
 
 @pages.post("/rounds/{round_id}/answer/{step}", response_class=HTMLResponse)
+@writes_begin_late
 def save_step(
     step: int, request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep, posted: PostedForm
 ) -> Response:
@@ -158,6 +168,7 @@ def save_step(
 
 
 @pages.post("/rounds/{round_id}/autosave", response_class=HTMLResponse)
+@writes_begin_late
 def autosave(
     request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep, posted: PostedForm
 ) -> Response:
@@ -185,6 +196,7 @@ def review(request: Request, form: MemberFormDep) -> Response:
 
 
 @pages.post("/rounds/{round_id}/submit")
+@writes_begin_late
 def submit(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
     service.submit(session, form.ensure_response(session), client_id=None, actor=principal.actor)
     return redirect_after_post(f"{form.base_url}/thanks", request)

@@ -1,6 +1,8 @@
 """SQLite: requests that read and then write, in several processes at once, queue instead of failing."""
 
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -82,7 +84,6 @@ def _write_session(engine: Engine) -> Iterator[Session]:
 def test_writers_of_one_process_take_turns_holding_no_connection_while_they_wait(url: str) -> None:
     engine = make_engine(url)
     turn = sqlite_writer_turn(engine)
-    assert isinstance(turn, type(threading.Lock()))
     first = _write_session(engine)
     session = next(first)
     session.connection().execute(text("INSERT INTO note (n) VALUES (1)"))
@@ -105,6 +106,34 @@ def test_writers_of_one_process_take_turns_holding_no_connection_while_they_wait
         next(first)  # the first request commits and hands over the turn
     waiting.join(5)
     assert second_started.is_set() and not turn.locked()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM note ORDER BY id")).scalars().all() == [1, 2]
+    engine.dispose()
+
+
+# Another uvicorn worker, as a separate process: it takes the turn, then writes one row.
+OTHER_WORKER = """
+import sys
+from sqlalchemy import text
+from app.db import make_engine, sqlite_writer_turn
+engine = make_engine(sys.argv[1])
+print("ready", flush=True)
+with sqlite_writer_turn(engine), engine.begin() as conn:
+    conn.execute(text("INSERT INTO note (n) VALUES (2)"))
+"""
+
+
+def test_writers_of_other_processes_wait_for_the_turn_and_get_it_when_it_is_handed_over(url: str) -> None:
+    """Holding only the turn (not yet SQLite's lock), so that nothing but the turn can hold the other back."""
+    engine = make_engine(url)
+    with sqlite_writer_turn(engine):
+        other = subprocess.Popen([sys.executable, "-c", OTHER_WORKER, url], stdout=subprocess.PIPE, text=True)
+        assert other.stdout is not None and other.stdout.readline() == "ready\n"
+        with pytest.raises(subprocess.TimeoutExpired):
+            other.wait(timeout=1)  # waits for the turn
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO note (n) VALUES (1)"))
+    assert other.wait(timeout=30) == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM note ORDER BY id")).scalars().all() == [1, 2]
     engine.dispose()

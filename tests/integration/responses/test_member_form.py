@@ -41,15 +41,6 @@ class Member:
 
 
 @pytest.fixture
-def setting(session: Session) -> tuple[Cluster, Participant, Round]:
-    cluster = factories.cluster(session)
-    member = factories.participant(session, cluster)
-    round_ = factories.open_round(session, cluster)
-    session.commit()
-    return cluster, member, round_
-
-
-@pytest.fixture
 def member(app: FastAPI, session: Session, setting: tuple[Cluster, Participant, Round]) -> Iterator[Member]:
     link = factories.member_link(session, setting[1])
     session.commit()

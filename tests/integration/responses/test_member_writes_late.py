@@ -1,0 +1,119 @@
+"""SQLite: a member's save reads without the writers' turn and takes it only where it starts to write, and
+what its writes depend on is read again there (app.db.begin_writing, MemberForm.ensure_response)."""
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from starlette.requests import Request
+
+from app.clusters import service as cluster_service
+from app.clusters.models import Cluster, Participant
+from app.db import get_session, sqlite_writer_turn
+from app.errors import Conflict
+from app.responses import service as response_service
+from app.responses.models import Response
+from app.responses.pages import MemberForm, autosave
+from app.rounds import service as round_service
+from app.rounds.models import Round
+from app.rounds.schemas import RoundStatus
+
+
+@pytest.fixture
+def engine(engine: Engine) -> Engine:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has no writers' turn: its writers lock rows, so begin_writing does nothing there")
+    return engine
+
+
+def _autosave_session(engine: Engine) -> Iterator[Session]:
+    """The request-scoped session of a member's autosave, as the app's dependency opens it."""
+    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
+    return get_session(Request({"type": "http", "method": "POST", "app": app, "headers": [], "endpoint": autosave}))
+
+
+def _member_form(session: Session, setting: tuple[Cluster, Participant, Round]) -> MemberForm:
+    cluster, participant, round_ = (session.get(type(row), row.id) for row in setting)
+    assert isinstance(cluster, Cluster) and isinstance(participant, Participant) and isinstance(round_, Round)
+    return MemberForm(round_, cluster, participant, cluster_service.scorecard(session, cluster), None, session)
+
+
+def test_reads_run_beside_another_writer_and_the_write_waits_for_its_turn_holding_no_connection(
+    engine: Engine, setting: tuple[Cluster, Participant, Round]
+) -> None:
+    turn = sqlite_writer_turn(engine)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with turn:
+            holding.set()
+            release.wait(10)
+
+    other = threading.Thread(target=other_writer)
+    other.start()
+    assert holding.wait(5)
+    idle = engine.pool.checkedout()  # type: ignore[attr-defined]
+    request = _autosave_session(engine)
+    form = _member_form(next(request), setting)  # reads while the other writer has the turn
+    assert form.round.status == "open"
+
+    began = threading.Event()
+    writer = threading.Thread(target=lambda: (form.ensure_response(form.session), began.set()))
+    writer.start()
+    assert not began.wait(0.3)  # waits for the turn...
+    assert engine.pool.checkedout() == idle  # type: ignore[attr-defined]  # ...holding no connection
+    release.set()
+    writer.join(5)
+    assert began.is_set() and turn.locked() and form.response is not None
+    with contextlib.suppress(StopIteration):
+        next(request)  # commits and hands the turn on
+    assert not turn.locked()
+    other.join(5)
+
+
+def test_a_round_closed_after_the_form_was_read_refuses_the_answer(
+    engine: Engine, session: Session, setting: tuple[Cluster, Participant, Round]
+) -> None:
+    member_id = setting[1].id
+    request = _autosave_session(engine)
+    form = _member_form(next(request), setting)
+    # The facilitator closes the round between the member's reads and writes.
+    round_service.set_status(session, session.get(Round, form.round.id), RoundStatus.closed, actor="test")
+    session.commit()
+    with pytest.raises(Conflict):
+        form.ensure_response(form.session)
+    request.close()  # the request fails: rolled back, turn handed on
+    assert not sqlite_writer_turn(engine).locked()
+    assert session.exec(select(Response).where(Response.participant_id == member_id)).first() is None
+
+
+def test_a_response_submitted_elsewhere_after_the_form_was_read_is_seen_as_submitted(
+    engine: Engine, session: Session, setting: tuple[Cluster, Participant, Round]
+) -> None:
+    """So that the change is audited as a correction (responses.service.save_draft)."""
+    _cluster, participant, round_ = setting
+    started = response_service.start_response(session, round_, participant)
+    session.commit()
+    request = _autosave_session(engine)
+    form = _member_form(next(request), setting)
+    form.response = form.session.get(Response, started.id)
+    assert form.response is not None and form.response.status == "draft"
+    response_service.submit(session, session.get(Response, started.id), client_id=None, actor="other phone")
+    session.commit()
+    assert form.ensure_response(form.session).status == "submitted"
+    request.close()
+
+
+def test_a_change_before_begin_writing_is_refused(engine: Engine, setting: tuple[Cluster, Participant, Round]) -> None:
+    """Flushed in the read transaction it would fail whenever another writer committed first."""
+    _cluster, participant, round_ = setting
+    request = _autosave_session(engine)
+    session = next(request)
+    session.add(Response(round_id=round_.id, participant_id=participant.id))
+    with pytest.raises(RuntimeError, match="begin_writing"):
+        session.flush()
+    request.close()
