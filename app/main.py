@@ -186,15 +186,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         benchmarks_api,
         interop_api,
     )
-    for router in api_routers:
-        app.include_router(router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
+    # Routes are tried in this order, one by one, on every request: the member's form (most requests by far)
+    # first, the JSON API (under its own prefix, used by scripts) last. No path of one router matches another's,
+    # so the order only decides how many routes a request is tried against (0.25 ms of CPU per member request
+    # here when the form came after the API's 42 routes).
+    app.include_router(member_form_pages)
     app.include_router(home_pages)
     app.include_router(auth_pages)
     app.include_router(i18n_pages)
-    app.include_router(member_form_pages)
     app.include_router(benchmark_pages)
     app.include_router(openrosa_routes)
     app.include_router(facilitator_pages)
+    for router in api_routers:
+        app.include_router(router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 
