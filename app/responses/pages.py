@@ -43,8 +43,13 @@ class MemberForm:
     cluster: Cluster
     participant: Participant
     scorecard: Scorecard
-    response: MemberResponse | None
     session: Session = field(repr=False)
+
+    @cached_property
+    def response(self) -> MemberResponse | None:
+        """The member's response so far, read when a page first needs it; a save reads it inside its writes
+        instead (ensure_response)."""
+        return service.find_response(self.session, self.round, self.participant)
 
     @property
     def base_url(self) -> str:
@@ -77,13 +82,15 @@ class MemberForm:
         Where a member's writes begin (app.db.begin_writing): a round closed or the response submitted on
         another device since this request read them is seen here, so a late answer is refused and a
         correction audited as one."""
+        read_before = self.__dict__.get("response")  # by a page, perhaps: the cached property
         if begin_writing(session):
             session.refresh(self.round)
-            if self.response is not None:
-                session.refresh(self.response)
-        if self.response is None:
-            self.response = service.start_response(session, self.round, self.participant)
-        return self.response
+            if read_before is not None:
+                session.refresh(read_before)
+        # Not read before: found (or created) here, inside the writes, so it is fresh without reading it twice.
+        response = read_before or service.start_response(session, self.round, self.participant)
+        self.response = response
+        return response
 
     def context(self, **extra: object) -> dict[str, object]:
         progress = member_form.progress(self.scorecard, self.values)
@@ -98,8 +105,7 @@ def _member_form(round_id: PathId, session: SessionDep, principal: PrincipalDep,
     participant = principal.participant
     assert participant is not None
     scorecard = cluster_service.scorecard(session, cluster, lang=locale)
-    response = service.find_response(session, round_, participant)
-    return MemberForm(round_, cluster, participant, scorecard, response, session)
+    return MemberForm(round_, cluster, participant, scorecard, session)
 
 
 MemberFormDep = Annotated[MemberForm, Depends(_member_form)]

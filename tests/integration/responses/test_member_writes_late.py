@@ -39,7 +39,7 @@ def _autosave_session(engine: Engine) -> Iterator[Session]:
 def _member_form(session: Session, setting: tuple[Cluster, Participant, Round]) -> MemberForm:
     cluster, participant, round_ = (session.get(type(row), row.id) for row in setting)
     assert isinstance(cluster, Cluster) and isinstance(participant, Participant) and isinstance(round_, Round)
-    return MemberForm(round_, cluster, participant, cluster_service.scorecard(session, cluster), None, session)
+    return MemberForm(round_, cluster, participant, cluster_service.scorecard(session, cluster), session)
 
 
 def test_reads_run_beside_another_writer_and_the_write_waits_for_its_turn_holding_no_connection(
