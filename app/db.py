@@ -133,6 +133,7 @@ class SqliteWriterTurn:
         # Opened by each process itself: a descriptor inherited across fork() would share its lock.
         if self._turn_file is not None and self._fd_pid != os.getpid():
             self._fd, self._fd_pid = os.open(self._turn_file, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            weakref.finalize(self, os.close, self._fd)  # with its engine (tests make hundreds)
         return self._fd
 
     def locked(self) -> bool:

@@ -1,6 +1,8 @@
 """SQLite: requests that read and then write, in several processes at once, queue instead of failing."""
 
 import contextlib
+import gc
+import os
 import subprocess
 import sys
 import threading
@@ -137,3 +139,16 @@ def test_writers_of_other_processes_wait_for_the_turn_and_get_it_when_it_is_hand
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM note ORDER BY id")).scalars().all() == [1, 2]
     engine.dispose()
+
+
+def test_the_turn_file_is_closed_with_its_engine(url: str) -> None:
+    """Each app has an engine, and the test suite makes hundreds: their turns must not keep a descriptor each."""
+    open_files = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        engine = make_engine(url)
+        with sqlite_writer_turn(engine):
+            pass
+        engine.dispose()
+        del engine
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= open_files
