@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.requests import Request
@@ -21,6 +23,7 @@ from app.responses.pages import MemberForm, autosave
 from app.rounds import service as round_service
 from app.rounds.models import Round
 from app.rounds.schemas import RoundStatus
+from tests import factories
 
 
 @pytest.fixture
@@ -117,3 +120,29 @@ def test_a_change_before_begin_writing_is_refused(engine: Engine, setting: tuple
     with pytest.raises(RuntimeError, match="begin_writing"):
         session.flush()
     request.close()
+
+
+def test_the_member_routes_take_the_turn_after_their_reads(
+    engine: Engine, client: TestClient, session: Session, setting: tuple[Cluster, Participant, Round]
+) -> None:
+    """Through the app: the statements of an autosave, a plain step post and a submit, as SQLite sees them."""
+    _cluster, participant, round_ = setting
+    link = factories.member_link(session, participant)
+    session.commit()
+    assert client.get(link, follow_redirects=False).status_code == 303
+    headers = {"X-CSRF-Token": client.get("/api/v1/me").json()["csrf_token"]}
+    statements: list[str] = []
+    # The statement's verb, or the whole BEGIN (deferred, or IMMEDIATE: the writers' turn and SQLite's write lock).
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(" ".join(args[2].split()[:2])[:15]))
+    posts = [
+        (f"/rounds/{round_.id}/autosave", {"r.cost-control": "4"}),
+        (f"/rounds/{round_.id}/answer/1", {"r.cost-control": "3"}),
+        (f"/rounds/{round_.id}/submit", {}),
+    ]
+    for path, data in posts:
+        statements.clear()
+        assert client.post(path, data=data, headers=headers, follow_redirects=False).status_code in (200, 303)
+        verbs = [statement if statement.startswith("BEGIN") else statement.split()[0] for statement in statements]
+        immediate = verbs.index("BEGIN IMMEDIATE")
+        assert verbs[0] == "BEGIN" and verbs[1:immediate].count("SELECT") >= 2, (path, verbs)
+        assert "SELECT" in verbs[immediate:] and not {"INSERT", "UPDATE"} & set(verbs[:immediate]), (path, verbs)
