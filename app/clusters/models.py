@@ -30,6 +30,9 @@ class Cluster(SQLModel, table=True):
     template_version_id: int = Field(foreign_key="template_version.id", index=True)
     shares_benchmarks: bool = False
     shows_members_results: bool = True
+    # Raised (in SQL, by clusters.service) with every change to what the cluster's scorecard is built from: its
+    # KPI rows, its template version. Every member request finds its built scorecard by it.
+    scorecard_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = timestamp()
 
 

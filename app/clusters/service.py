@@ -3,8 +3,9 @@
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import event
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, func, select
 
 from app.audit import service as audit
@@ -24,7 +25,6 @@ from app.clusters.schemas import (
 from app.errors import Conflict, InvalidInput, NotFound
 from app.memo import Memo
 from app.scorecards import service as scorecard_service
-from app.scorecards.models import TemplateVersion
 from app.scorecards.schema import CsfSpec, KpiSpec, PerspectiveSpec, TemplateSpec, is_fallback, localize
 
 DEFAULT_AGGREGATE = {
@@ -121,28 +121,53 @@ def kpi_rows(session: Session, cluster: Cluster) -> dict[str, ClusterKpi]:
     return {row.key: row for row in rows}
 
 
-# Built scorecards by everything they are built from. Every member request needs one, and building it
-# took a seventh of an autosave (bench/load.py); the key is read in two light queries, so a change made
-# by any process (a facilitator's new KPI, a template upgrade) is seen by every process at once.
+# Built scorecards by what they are built from: the cluster's scorecard version (raised below with every change to
+# its KPI rows or template version, by whichever process makes it), the template version and the language. Every
+# member request needs one, and building it took a seventh of an autosave (bench/load.py); the key comes with the
+# cluster row the request has read anyway.
 built_scorecards: Memo[tuple[Any, ...], Scorecard] = Memo(256)
-_CLUSTER_KPI = sa_inspect(ClusterKpi).local_table
+_CHANGED_SCORECARDS = "clusters_changed_scorecards"
+
+
+@event.listens_for(Session, "after_flush")
+def _raise_scorecard_versions(session: Session, _flush: Any) -> None:
+    """In SQL (version + 1), so that two processes changing one cluster at once cannot both write the same
+    version; in the flush, so that no service function can change a KPI row and forget it."""
+    changed: set[int | None] = {
+        row.cluster_id for row in (*session.new, *session.deleted) if isinstance(row, ClusterKpi)
+    }
+    changed |= {row.cluster_id for row in session.dirty if isinstance(row, ClusterKpi) and session.is_modified(row)}
+    changed |= {
+        row.id
+        for row in session.dirty
+        if isinstance(row, Cluster) and sa_inspect(row).attrs.template_version_id.history.has_changes()
+    }
+    changed.discard(None)
+    if changed:
+        raise_version = col(Cluster.scorecard_version) + 1
+        session.connection().execute(
+            sa_update(Cluster).where(col(Cluster.id).in_(changed)).values(scorecard_version=raise_version)
+        )
+        session.info.setdefault(_CHANGED_SCORECARDS, set()).update(changed)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _reload_scorecard_versions(session: Session, _flush: Any) -> None:
+    for cluster_id in session.info.pop(_CHANGED_SCORECARDS, ()):
+        cluster = session.identity_map.get(sa_inspect(Cluster).identity_key_from_primary_key((cluster_id,)))
+        if cluster is not None:
+            session.expire(cluster, ["scorecard_version"])
 
 
 def scorecard(session: Session, cluster: Cluster, *, lang: str | None = None) -> Scorecard:
     """The template merged with the cluster's settings and its own KPIs, labels in `lang`.
 
-    Shared between requests: treat it as read-only (its models are frozen).
+    Shared between requests: treat it as read-only (its models are frozen). `cluster` as this request read it.
     """
     assert cluster.id is not None
-    # One query for the whole key: the template's hash beside each of the cluster's KPI rows (or beside
-    # one row of nulls when it has none).
-    settings = (
-        sa_select(col(TemplateVersion.content_hash), *_CLUSTER_KPI.columns)
-        .outerjoin(_CLUSTER_KPI, _CLUSTER_KPI.c.cluster_id == cluster.id)
-        .where(col(TemplateVersion.id) == cluster.template_version_id)
-        .order_by(_CLUSTER_KPI.c.key)
-    )
-    key = (cluster.id, lang, tuple(session.connection().execute(settings).all()))
+    # The creation time with the id: an id alone can come back (SQLite reuses the highest after a delete, a
+    # database can be restored, and the tests start a new database each, in one process).
+    key = (cluster.id, cluster.created_at, cluster.scorecard_version, cluster.template_version_id, lang)
     built = built_scorecards.get(key)
     if built is None:
         built = _build_scorecard(session, cluster, lang)
