@@ -288,13 +288,19 @@ def notes_for(session: Session, round_id: int) -> list[ReflectionNote]:
     return list(session.exec(statement))
 
 
-def add_note(session: Session, round_: Round, *, csf_key: str | None, text: str, actor: str) -> ReflectionNote:
+def _note_text(text: str) -> str:
+    """What a note says, as written in a new note and in a corrected one."""
     text = text.strip()
     if not text:
         raise InvalidInput("The note is empty.", details=[{"field": "text", "message": "Write what was concluded."}])
+    return text[:4000]
+
+
+def add_note(session: Session, round_: Round, *, csf_key: str | None, text: str, actor: str) -> ReflectionNote:
+    text = _note_text(text)
     assert round_.id is not None
     note = ReflectionNote(
-        round_id=round_.id, csf_key=_check_csf(session, _cluster(session, round_), csf_key), text=text[:4000]
+        round_id=round_.id, csf_key=_check_csf(session, _cluster(session, round_), csf_key), text=text
     )
     session.add(note)
     session.flush()
@@ -325,11 +331,7 @@ def change_note(session: Session, round_: Round, note: ReflectionNote, *, text: 
         session.delete(note)
         after = None
     else:
-        text = text.strip()[:4000]
-        if not text:
-            raise InvalidInput(
-                "The note is empty.", details=[{"field": "text", "message": "Write what was concluded."}]
-            )
+        text = _note_text(text)
         if text == note.text:
             return
         note.text = text
