@@ -7,18 +7,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
-from starlette.requests import Request
 
-from app.db import SQLITE_WRITE, get_session, make_engine, sqlite_writer_turn
+from app.db import SQLITE_WRITE, make_engine, sqlite_writer_turn
+from tests.support.sessions import post_session
 
 
 def _read_then_write(url: str, *, immediate: bool, errors: list[Exception], hold: float) -> None:
@@ -77,16 +73,10 @@ def test_write_transactions_take_the_lock_up_front_and_both_succeed(url: str) ->
     engine.dispose()
 
 
-def _write_session(engine: Engine) -> Iterator[Session]:
-    """The request-scoped session of a POST, as the app's dependency opens it."""
-    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
-    return get_session(Request({"type": "http", "method": "POST", "app": app, "headers": []}))
-
-
 def test_writers_of_one_process_take_turns_holding_no_connection_while_they_wait(url: str) -> None:
     engine = make_engine(url)
     turn = sqlite_writer_turn(engine)
-    first = _write_session(engine)
+    first = post_session(engine)
     session = next(first)
     session.connection().execute(text("INSERT INTO note (n) VALUES (1)"))
     assert turn.locked() and engine.pool.checkedout() == 1  # type: ignore[attr-defined]
@@ -94,7 +84,7 @@ def test_writers_of_one_process_take_turns_holding_no_connection_while_they_wait
     second_started = threading.Event()
 
     def second_writer() -> None:
-        second = _write_session(engine)
+        second = post_session(engine)
         next(second).connection().execute(text("INSERT INTO note (n) VALUES (2)"))
         second_started.set()
         with contextlib.suppress(StopIteration):

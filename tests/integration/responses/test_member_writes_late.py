@@ -3,19 +3,16 @@ what its writes depend on is read again there (app.db.begin_writing, MemberForm.
 
 import contextlib
 import threading
-from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from starlette.requests import Request
 
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant
-from app.db import get_session, sqlite_writer_turn
+from app.db import sqlite_writer_turn
 from app.errors import Conflict
 from app.responses import service as response_service
 from app.responses.models import Response
@@ -24,6 +21,7 @@ from app.rounds import service as round_service
 from app.rounds.models import Round
 from app.rounds.schemas import RoundStatus
 from tests import factories
+from tests.support.sessions import post_session
 
 
 @pytest.fixture
@@ -31,12 +29,6 @@ def engine(engine: Engine) -> Engine:
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL has no writers' turn: its writers lock rows, so begin_writing does nothing there")
     return engine
-
-
-def _autosave_session(engine: Engine) -> Iterator[Session]:
-    """The request-scoped session of a member's autosave, as the app's dependency opens it."""
-    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
-    return get_session(Request({"type": "http", "method": "POST", "app": app, "headers": [], "endpoint": autosave}))
 
 
 def _member_form(session: Session, setting: tuple[Cluster, Participant, Round]) -> MemberForm:
@@ -60,7 +52,7 @@ def test_reads_run_beside_another_writer_and_the_write_waits_for_its_turn_holdin
     other.start()
     assert holding.wait(5)
     idle = engine.pool.checkedout()  # type: ignore[attr-defined]
-    request = _autosave_session(engine)
+    request = post_session(engine, endpoint=autosave)
     form = _member_form(next(request), setting)  # reads while the other writer has the turn
     assert form.round.status == "open"
 
@@ -82,7 +74,7 @@ def test_a_round_closed_after_the_form_was_read_refuses_the_answer(
     engine: Engine, session: Session, setting: tuple[Cluster, Participant, Round]
 ) -> None:
     member_id = setting[1].id
-    request = _autosave_session(engine)
+    request = post_session(engine, endpoint=autosave)
     form = _member_form(next(request), setting)
     # The facilitator closes the round between the member's reads and writes.
     round_service.set_status(session, session.get(Round, form.round.id), RoundStatus.closed, actor="test")
@@ -101,7 +93,7 @@ def test_a_response_submitted_elsewhere_after_the_form_was_read_is_seen_as_submi
     _cluster, participant, round_ = setting
     started = response_service.start_response(session, round_, participant)
     session.commit()
-    request = _autosave_session(engine)
+    request = post_session(engine, endpoint=autosave)
     form = _member_form(next(request), setting)
     form.response = form.session.get(Response, started.id)
     assert form.response is not None and form.response.status == "draft"
@@ -114,7 +106,7 @@ def test_a_response_submitted_elsewhere_after_the_form_was_read_is_seen_as_submi
 def test_a_change_before_begin_writing_is_refused(engine: Engine, setting: tuple[Cluster, Participant, Round]) -> None:
     """Flushed in the read transaction it would fail whenever another writer committed first."""
     _cluster, participant, round_ = setting
-    request = _autosave_session(engine)
+    request = post_session(engine, endpoint=autosave)
     session = next(request)
     session.add(Response(round_id=round_.id, participant_id=participant.id))
     with pytest.raises(RuntimeError, match="begin_writing"):
