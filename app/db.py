@@ -172,23 +172,44 @@ def sqlite_writer_turn(engine: Engine) -> SqliteWriterTurn:
     return turn
 
 
-# Routes whose writes begin late (see writes_begin_late); session.info holds their turn until they do.
+# Routes whose writes begin late (see writes_begin_late); session.info holds their place in the turn.
 _LATE_WRITERS: set[Callable[..., Any]] = set()
 _PENDING_TURN = "sqlite_pending_writer_turn"
+_HELD_TURN = "sqlite_held_writer_turn"
+_WRITES_ENDED = "writes_ended"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
 def writes_begin_late(endpoint: Endpoint) -> Endpoint:
-    """A route that reads first and calls `begin_writing` where its writes start (SQLite; PostgreSQL needs none).
+    """A route that reads first and writes between `begin_writing` and `end_writing` (SQLite; PostgreSQL needs
+    neither, and they only commit there).
 
     A write request holds the writers' turn from its first statement to its commit; for a member's autosave
-    that spanned the session cookie, the round, the scorecard and three thread-pool trips, while every
-    other writer of every worker waited (bench/load.py: the turn was held 77 % of a capacity run). Routes
-    marked here read without the turn and take it in `begin_writing`, before their first change, and read
-    again there what their writes depend on.
+    that spanned the session cookie, the round, the scorecard, the reply's rendering and five thread-pool
+    trips, while every other writer of every worker waited (bench/load.py: the turn was held 77 % of a
+    capacity run, and with two workers, which share it, all of it). Routes marked here read without the turn,
+    take it in `begin_writing`, before their first change, read again there what their writes depend on, and
+    hand it on in `end_writing`, as soon as their writes are committed.
     """
     _LATE_WRITERS.add(endpoint)
     return endpoint
+
+
+class _TurnTicket:
+    """One request's place in the writers' turn: taken by begin_writing, handed on by end_writing or, at the
+    latest, when the request's session closes (an error on the way)."""
+
+    def __init__(self, turn: SqliteWriterTurn) -> None:
+        self.turn, self.held = turn, False
+
+    def take(self) -> None:
+        self.turn.__enter__()
+        self.held = True
+
+    def hand_on(self) -> None:
+        if self.held:
+            self.held = False
+            self.turn.__exit__()
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -199,9 +220,12 @@ def get_session(request: Request) -> Iterator[Session]:
         if writes and not late:
             # Taken before a connection is checked out, so a request waiting for its turn holds nothing.
             held.enter_context(sqlite_writer_turn(engine))
+        ticket = _TurnTicket(sqlite_writer_turn(engine)) if late else None
+        if ticket is not None:
+            held.callback(ticket.hand_on)
         session = held.enter_context(Session(engine, expire_on_commit=False))
-        if late:
-            session.info[_PENDING_TURN] = (sqlite_writer_turn(engine), held)
+        if ticket is not None:
+            session.info[_PENDING_TURN] = ticket
         elif writes:
             session.connection(execution_options={SQLITE_WRITE: True})
         try:
@@ -217,18 +241,32 @@ def begin_writing(session: Session) -> bool:
     older than another writer's commit), waits for the writers' turn holding no connection, and begins the
     write transaction. True when it did so: what the caller read before must then be read again.
     Elsewhere (PostgreSQL, other routes, a second call) it does nothing."""
-    pending = session.info.pop(_PENDING_TURN, None)
-    if pending is None:
+    ticket: _TurnTicket | None = session.info.pop(_PENDING_TURN, None)
+    if ticket is None:
         return False
-    turn, held = pending
     session.commit()
-    held.enter_context(turn)
+    ticket.take()
+    session.info[_HELD_TURN] = ticket
     session.connection(execution_options={SQLITE_WRITE: True})
     return True
 
 
+def end_writing(session: Session) -> None:
+    """Where a `writes_begin_late` request's writes end: commits them and hands the writers' turn on before
+    the reply is rendered; the request may still read, not change anything."""
+    session.commit()
+    ticket: _TurnTicket | None = session.info.pop(_HELD_TURN, None)
+    if ticket is not None:
+        ticket.hand_on()
+    session.info[_WRITES_ENDED] = True
+
+
 @event.listens_for(Session, "before_flush")
-def _no_change_before_begin_writing(session: Session, _flush: Any, _instances: Any) -> None:
+def _no_change_outside_the_writes(session: Session, _flush: Any, _instances: Any) -> None:
     # A change flushed in a read transaction would fail when another writer commits first ("database is locked").
-    if _PENDING_TURN in session.info and (session.new or session.dirty or session.deleted):
+    if not (session.new or session.dirty or session.deleted):
+        return
+    if _PENDING_TURN in session.info:
         raise RuntimeError("This request changes data before begin_writing(session): call it first.")
+    if _WRITES_ENDED in session.info:
+        raise RuntimeError("This request changes data after end_writing(session): its writes are committed.")

@@ -38,7 +38,7 @@ from app.rounds.routes import router as rounds_api
 from app.scorecards import service as scorecard_service
 from app.scorecards.routes import router as scorecards_api
 from app.scoring.routes import router as scoring_api
-from app.web import HTMX_CDN_ORIGIN, is_htmx, render
+from app.web import HTMX_CDN_ORIGIN, is_htmx, render, templates
 
 log = logging.getLogger("clusterscore")
 
@@ -97,6 +97,10 @@ def _wants_html(request: Request) -> bool:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
+    # Jinja checks a template file's time on every render when it may reload it: a system call that also lets
+    # go of the GIL, which a busy worker's other threads then hold for up to 5 ms (py-spy, bench/load.py).
+    # Templates change with a deployment, which restarts the workers; only development reloads them.
+    templates.env.auto_reload = settings.environment == "development"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

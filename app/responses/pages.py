@@ -4,6 +4,8 @@ Works as plain form posts without JavaScript; with htmx each field is saved as i
 (autosave) and the page shows whether it was. The JSON API (routes.py) is the same service underneath.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated
@@ -20,7 +22,7 @@ from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant
 from app.clusters.schemas import Scorecard
 from app.config import ROOT
-from app.db import begin_writing, writes_begin_late
+from app.db import begin_writing, end_writing, writes_begin_late
 from app.deps import PathId, SessionDep
 from app.errors import NotFound
 from app.i18n.routes import LocaleDep
@@ -92,6 +94,14 @@ class MemberForm:
         self.response = response
         return response
 
+    @contextmanager
+    def writing(self) -> Iterator[MemberResponse]:
+        """The member's writes, committed as soon as they are done: on SQLite the writers' turn is handed on
+        before the reply is rendered (app.db.end_writing)."""
+        response = self.ensure_response(self.session)
+        yield response
+        end_writing(self.session)
+
     def context(self, **extra: object) -> dict[str, object]:
         progress = member_form.progress(self.scorecard, self.values)
         return {"form": self, "progress": progress, "steps": len(self.scorecard.perspectives), **extra}
@@ -116,10 +126,9 @@ def _answer_fields(posted: FormData) -> dict[str, str]:
     return {name: str(value) for name, value in posted.items() if member_form.is_form_field(name)}
 
 
-def _save(session: Session, form: MemberForm, principal: Principal, fields: dict[str, str]) -> dict[str, str]:
-    return service.save_form_fields(
-        session, form.ensure_response(session), fields, scorecard=form.scorecard, actor=principal.actor
-    )
+def _save(form: MemberForm, principal: Principal, fields: dict[str, str]) -> dict[str, str]:
+    with form.writing() as response:
+        return service.save_form_fields(form.session, response, fields, scorecard=form.scorecard, actor=principal.actor)
 
 
 @pages.get("/sw.js")
@@ -159,7 +168,7 @@ def save_step(
     """The plain (no JavaScript) way: the whole step at once, then on to the next or back."""
     perspective = form.scorecard.perspectives[_perspective_index(form, step)]
     fields = _answer_fields(posted)
-    errors = _save(session, form, principal, fields)
+    errors = _save(form, principal, fields)
     if errors:
         # Show what the member typed, valid or not: nothing they typed is lost from the page.
         form.values.update(fields)
@@ -182,17 +191,18 @@ def autosave(
     fields = _answer_fields(posted)
     change = member_form.device_change(str(posted.get("client_id", "")), str(posted.get("client_at", "")))
     if change is None:
-        errors = _save(session, form, principal, fields)
+        errors = _save(form, principal, fields)
     else:
-        errors = service.save_device_change(
-            session,
-            form.ensure_response(session),
-            fields,
-            client_id=change[0],
-            client_at=change[1],
-            scorecard=form.scorecard,
-            actor=principal.actor,
-        )
+        with form.writing() as response:
+            errors = service.save_device_change(
+                session,
+                response,
+                fields,
+                client_id=change[0],
+                client_at=change[1],
+                scorecard=form.scorecard,
+                actor=principal.actor,
+            )
     return render(request, "responses/autosave.html", {"names": list(fields), "errors": errors})
 
 
@@ -204,7 +214,8 @@ def review(request: Request, form: MemberFormDep) -> Response:
 @pages.post("/rounds/{round_id}/submit")
 @writes_begin_late
 def submit(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
-    service.submit(session, form.ensure_response(session), client_id=None, actor=principal.actor)
+    with form.writing() as response:
+        service.submit(session, response, client_id=None, actor=principal.actor)
     return redirect_after_post(f"{form.base_url}/thanks", request)
 
 

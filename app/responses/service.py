@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, and_, col, or_, select
 
 from app.audit import service as audit
@@ -17,6 +18,29 @@ from app.responses.models import Answer, AnswerChange, CsfRating, Response
 from app.responses.schemas import ResponseDraft, ResponseRead
 from app.rounds.models import Round
 from app.timeutil import as_utc, utcnow
+
+# The statements of a member's save, built once: an autosave is the request members send most, and building
+# a statement costs about as much as running it (bench/load.py). Bound parameters keep SQLAlchemy's cache key
+# with the statement; "expanding" ones take a list.
+_RESPONSE_OF_MEMBER = select(Response).where(
+    Response.round_id == bindparam("round_id"), Response.participant_id == bindparam("participant_id")
+)
+_RATINGS_OF = select(CsfRating).where(
+    CsfRating.response_id == bindparam("response_id"), col(CsfRating.csf_key).in_(bindparam("keys", expanding=True))
+)
+_ANSWERS_OF = select(Answer).where(
+    Answer.response_id == bindparam("response_id"), col(Answer.kpi_key).in_(bindparam("keys", expanding=True))
+)
+# One query answers both questions of a device's change: was it seen before (its id, on whichever response),
+# and when was each of its fields last changed with effect on this response.
+_APPLIED_HERE = and_(
+    col(AnswerChange.response_id) == bindparam("response_id"),
+    col(AnswerChange.applied),
+    col(AnswerChange.field).in_(bindparam("fields", expanding=True)),
+)
+_KNOWN_CHANGES = select(AnswerChange.client_id, AnswerChange.field, AnswerChange.client_at, _APPLIED_HERE).where(
+    or_(col(AnswerChange.client_id).in_(bindparam("change_ids", expanding=True)), _APPLIED_HERE)
+)
 
 
 def get_response(session: Session, response_id: int) -> Response:
@@ -40,9 +64,7 @@ def start_response(session: Session, round_: Round, participant: Participant) ->
     assert round_.id is not None and participant.id is not None
     if participant.cluster_id != round_.cluster_id or not participant.active:
         raise NotFound("No such participant in this cluster.")
-    existing = session.exec(
-        select(Response).where(Response.round_id == round_.id, Response.participant_id == participant.id)
-    ).first()
+    existing = find_response(session, round_, participant)
     if existing is not None:
         return existing
     _require_open(round_)
@@ -105,8 +127,10 @@ def save_draft(
     correcting = response.status == "submitted"
     now = utcnow()
     # Only the rows this draft touches: an autosave sends one field, and the form has dozens.
-    statement = select(Answer).where(Answer.response_id == response.id, col(Answer.kpi_key).in_(values))
-    answers = {a.kpi_key: a for a in session.exec(statement)} if values else {}
+    answers: dict[str, Answer] = {}
+    if values:
+        found = session.exec(_ANSWERS_OF, params={"response_id": response.id, "keys": list(values)})
+        answers = {a.kpi_key: a for a in found}
     for kpi_key, (num, text) in values.items():
         row = answers.get(kpi_key)
         if row is not None and (row.value_num, row.value_text) == (num, text):
@@ -157,13 +181,12 @@ def save_draft(
 def stored_ratings(session: Session, response: Response, csf_keys: list[str]) -> dict[str, CsfRating]:
     if not csf_keys:
         return {}
-    statement = select(CsfRating).where(CsfRating.response_id == response.id, col(CsfRating.csf_key).in_(csf_keys))
-    return {row.csf_key: row for row in session.exec(statement)}
+    rows = session.exec(_RATINGS_OF, params={"response_id": response.id, "keys": csf_keys})
+    return {row.csf_key: row for row in rows}
 
 
 def find_response(session: Session, round_: Round, participant: Participant) -> Response | None:
-    statement = select(Response).where(Response.round_id == round_.id, Response.participant_id == participant.id)
-    return session.exec(statement).first()
+    return session.exec(_RESPONSE_OF_MEMBER, params={"round_id": round_.id, "participant_id": participant.id}).first()
 
 
 def save_form_fields(
@@ -207,17 +230,10 @@ def save_device_change(
     """
     assert response.id is not None
     change_ids = {name: f"{client_id}:{name}" for name in fields}
-    # One query answers both questions: was this change seen before (its id, on whichever response), and
-    # when was each of these fields last changed with effect on this response.
-    applied_here = and_(
-        col(AnswerChange.response_id) == response.id, col(AnswerChange.applied), col(AnswerChange.field).in_(fields)
-    )
-    known = select(AnswerChange.client_id, AnswerChange.field, AnswerChange.client_at, applied_here).where(
-        or_(col(AnswerChange.client_id).in_(change_ids.values()), applied_here)
-    )
+    known = {"response_id": response.id, "fields": list(fields), "change_ids": list(change_ids.values())}
     seen: set[str] = set()
     latest: dict[str, datetime] = {}
-    for change_id, name, at, counts in session.exec(known):
+    for change_id, name, at, counts in session.exec(_KNOWN_CHANGES, params=known):
         seen.add(change_id)
         if counts:
             latest[name] = max(latest.get(name, as_utc(at)), as_utc(at))

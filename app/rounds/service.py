@@ -1,5 +1,6 @@
 """Evaluation rounds and the cluster-level KPI values entered for them."""
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -40,11 +41,16 @@ def get_round(session: Session, round_id: int) -> Round:
     return round_
 
 
+# Built once: every request about a round runs it, and building a statement costs about as much as running it
+# (bench/load.py; bound parameters let SQLAlchemy keep its cache key with it).
+_ROUND_WITH_CLUSTER = (
+    select(Round, Cluster).join(Cluster, col(Cluster.id) == Round.cluster_id).where(Round.id == bindparam("round_id"))
+)
+
+
 def get_round_with_cluster(session: Session, round_id: int) -> tuple[Round, Cluster]:
     """Both in one query: every request about a round checks its cluster's permissions first."""
-    found = session.exec(
-        select(Round, Cluster).join(Cluster, col(Cluster.id) == Round.cluster_id).where(Round.id == round_id)
-    ).first()
+    found = session.exec(_ROUND_WITH_CLUSTER, params={"round_id": round_id}).first()
     if found is None:
         raise NotFound("No such round.")
     return found[0], found[1]

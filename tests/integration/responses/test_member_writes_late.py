@@ -1,5 +1,6 @@
 """SQLite: a member's save reads without the writers' turn and takes it only where it starts to write, and
-what its writes depend on is read again there (app.db.begin_writing, MemberForm.ensure_response)."""
+what its writes depend on is read again there (app.db.begin_writing, MemberForm.ensure_response); the turn is
+handed on as soon as they are committed (app.db.end_writing, MemberForm.writing)."""
 
 import contextlib
 import threading
@@ -101,6 +102,27 @@ def test_a_response_submitted_elsewhere_after_the_form_was_read_is_seen_as_submi
     session.commit()
     assert form.ensure_response(form.session).status == "submitted"
     request.close()
+
+
+def test_a_save_commits_and_hands_the_turn_on_before_its_reply(
+    engine: Engine, session: Session, setting: tuple[Cluster, Participant, Round]
+) -> None:
+    """The reply (a fragment or a page) is rendered after the writes, outside the turn; the writes are kept."""
+    member_id = setting[1].id
+    turn = sqlite_writer_turn(engine)
+    request = post_session(engine, endpoint=autosave)
+    form = _member_form(next(request), setting)
+    with form.writing() as response:
+        assert turn.locked()
+    assert not turn.locked()
+    # Committed while the request is still open: another session sees it.
+    assert session.exec(select(Response).where(Response.participant_id == member_id)).one().id == response.id
+    response.status = "submitted"
+    with pytest.raises(RuntimeError, match="end_writing"):
+        form.session.flush()  # a change after the writes would be a write outside the turn
+    request.close()
+    session.expire_all()
+    assert session.exec(select(Response).where(Response.participant_id == member_id)).one().status == "draft"
 
 
 def test_a_change_before_begin_writing_is_refused(engine: Engine, setting: tuple[Cluster, Participant, Round]) -> None:
