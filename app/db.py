@@ -9,7 +9,7 @@ import fcntl
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from fastapi import Request
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 NAMING_CONVENTION = {
@@ -212,11 +213,14 @@ class _TurnTicket:
             self.turn.__exit__()
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    engine: Engine = request.app.state.engine
-    writes = engine.dialect.name == "sqlite" and request.method not in SAFE_METHODS
-    late = writes and request.scope.get("endpoint") in _LATE_WRITERS
-    with ExitStack() as held:
+def open_request_session(engine: Engine, method: str, endpoint: Any) -> tuple[Session, ExitStack]:
+    """A request's session and what it holds (the SQLite writers' turn, or a late writer's place in it), to
+    be ended by `end_request_session`. It waits and does database work only for a write that takes the turn
+    up front (`opens_without_waiting`)."""
+    writes = engine.dialect.name == "sqlite" and method not in SAFE_METHODS
+    late = writes and endpoint in _LATE_WRITERS
+    held = ExitStack()
+    try:
         if writes and not late:
             # Taken before a connection is checked out, so a request waiting for its turn holds nothing.
             held.enter_context(sqlite_writer_turn(engine))
@@ -228,12 +232,59 @@ def get_session(request: Request) -> Iterator[Session]:
             session.info[_PENDING_TURN] = ticket
         elif writes:
             session.connection(execution_options={SQLITE_WRITE: True})
+    except BaseException:
+        held.close()
+        raise
+    return session, held
+
+
+def opens_without_waiting(engine: Engine, method: str, endpoint: Any) -> bool:
+    return engine.dialect.name != "sqlite" or method in SAFE_METHODS or endpoint in _LATE_WRITERS
+
+
+def end_request_session(session: Session, held: ExitStack, *, commit: bool) -> None:
+    """Commits (or rolls back), closes the session and hands the writers' turn on."""
+    with held:
+        if not commit:
+            session.rollback()
+            return
         try:
-            yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def _ends_without_database_work(session: Session) -> bool:
+    # No transaction and nothing to flush: it holds no connection (a late writer after end_writing, whose
+    # reply read nothing more), so committing and closing it only tidy up in memory.
+    return not (session.in_transaction() or session.new or session.dirty or session.deleted)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Opened and ended in the event loop when that does no database work, else in the thread pool: each trip
+    through the pool costs a request CPU and a wait for the GIL (bench/load.py), and a sync generator would
+    make two (in and out) on every request."""
+    engine: Engine = request.app.state.engine
+    method, endpoint = request.method, request.scope.get("endpoint")
+    if opens_without_waiting(engine, method, endpoint):
+        session, held = open_request_session(engine, method, endpoint)
+    else:
+        session, held = await run_in_threadpool(open_request_session, engine, method, endpoint)
+    try:
+        yield session
+    except BaseException:
+        await _end(session, held, commit=False)
+        raise
+    await _end(session, held, commit=True)
+
+
+async def _end(session: Session, held: ExitStack, *, commit: bool) -> None:
+    if _ends_without_database_work(session):
+        end_request_session(session, held, commit=commit)
+    else:
+        # Not cancellable: the thread runs to its end even when the request is cancelled meanwhile.
+        await run_in_threadpool(end_request_session, session, held, commit=commit)
 
 
 def begin_writing(session: Session) -> bool:
