@@ -86,9 +86,7 @@ class MemberForm:
         correction audited as one."""
         read_before = self.__dict__.get("response")  # by a page, perhaps: the cached property
         if begin_writing(session):
-            session.refresh(self.round)
-            if read_before is not None:
-                session.refresh(read_before)
+            read_before = service.reread_round_and_response(session, self.round, self.participant)
         # Not read before: found (or created) here, inside the writes, so it is fresh without reading it twice.
         response = read_before or service.start_response(session, self.round, self.participant)
         self.response = response

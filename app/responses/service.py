@@ -31,6 +31,16 @@ _RATINGS_OF = select(CsfRating).where(
 _ANSWERS_OF = select(Answer).where(
     Answer.response_id == bindparam("response_id"), col(Answer.kpi_key).in_(bindparam("keys", expanding=True))
 )
+# populate_existing: the rows already in the session are refreshed with what is read.
+_ROUND_AND_RESPONSE = (
+    select(Round, Response)
+    .outerjoin(
+        Response,
+        and_(col(Response.round_id) == Round.id, col(Response.participant_id) == bindparam("participant_id")),
+    )
+    .where(Round.id == bindparam("round_id"))
+    .execution_options(populate_existing=True)
+)
 # One query answers both questions of a device's change: was it seen before (its id, on whichever response),
 # and when was each of its fields last changed with effect on this response.
 _APPLIED_HERE = and_(
@@ -187,6 +197,16 @@ def stored_ratings(session: Session, response: Response, csf_keys: list[str]) ->
 
 def find_response(session: Session, round_: Round, participant: Participant) -> Response | None:
     return session.exec(_RESPONSE_OF_MEMBER, params={"round_id": round_.id, "participant_id": participant.id}).first()
+
+
+def reread_round_and_response(session: Session, round_: Round, participant: Participant) -> Response | None:
+    """The round and the participant's response read again, in one statement, where a member's writes begin
+    after their reads (app.db.begin_writing): a round closed or a response submitted on another device
+    meanwhile is seen, in the very objects the request holds."""
+    found = session.exec(_ROUND_AND_RESPONSE, params={"round_id": round_.id, "participant_id": participant.id}).first()
+    if found is None:
+        raise NotFound("No such round.")
+    return found[1]
 
 
 def save_form_fields(
