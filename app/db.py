@@ -1,7 +1,9 @@
 """Engine factory and the request-scoped session that owns the transaction.
 
 Services flush but never commit: the session dependency commits once when the handler
-succeeds and rolls back on any error, so a failed request writes nothing at all.
+succeeds and rolls back on any error, so a failed request writes nothing at all. The one
+exception, a member's save (`writes_begin_late`), commits where its writes end
+(`end_writing`), still before its reply is sent.
 """
 
 import asyncio
