@@ -113,7 +113,7 @@ def update_cluster(session: Session, cluster: Cluster, data: ClusterUpdate, *, a
 
 
 def template_spec(session: Session, cluster: Cluster) -> TemplateSpec:
-    return scorecard_service.spec_of(scorecard_service.get_version(session, cluster.template_version_id))
+    return scorecard_service.spec_of_version(session, cluster.template_version_id)
 
 
 def kpi_rows(session: Session, cluster: Cluster) -> dict[str, ClusterKpi]:

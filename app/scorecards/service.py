@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -88,3 +89,15 @@ def spec_of(version: TemplateVersion) -> TemplateSpec:
     if spec is None:
         spec = _parsed_specs[version.content_hash] = TemplateSpec.model_validate(version.spec)
     return spec
+
+
+_CONTENT_HASH = select(TemplateVersion.content_hash).where(TemplateVersion.id == bindparam("version_id"))
+
+
+def spec_of_version(session: Session, version_id: int) -> TemplateSpec:
+    """Without reading the version's JSON (tens of kilobytes) when this process has parsed it before: pages
+    that score a round need the spec's rules on every request (the thank-you page, the live dashboard)."""
+    content_hash = session.exec(_CONTENT_HASH, params={"version_id": version_id}).first()
+    if content_hash is None:
+        raise NotFound("No such template version.")
+    return _parsed_specs.get(content_hash) or spec_of(get_version(session, version_id))

@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlmodel import Session
 
 from app.config import ROOT
+from app.errors import NotFound
 from app.scorecards import service
 from tests import factories
 
@@ -47,3 +50,22 @@ def test_template_detail_and_unknown_id(admin_client: TestClient) -> None:
     detail = admin_client.get(f"/api/v1/templates/{first['id']}").json()
     assert detail["spec"]["key"] == first["key"]
     assert admin_client.get("/api/v1/templates/999999").status_code == 404
+
+
+def test_a_versions_spec_parsed_before_is_had_without_reading_its_json(session: Session) -> None:
+    """Pages that score a round need the spec on every request; its JSON is tens of kilobytes."""
+    version = service.latest_version(session, "thai-food-cluster")
+    assert version.id is not None
+    expected = service.spec_of(version)  # parsed once in this process
+    session.expunge_all()
+    statements: list[str] = []
+    engine = session.get_bind()
+    listen = (engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    event.listen(*listen)
+    try:
+        assert service.spec_of_version(session, version.id) is expected
+    finally:
+        event.remove(*listen)
+    assert len(statements) == 1 and "template_version.spec" not in statements[0], statements
+    with pytest.raises(NotFound):
+        service.spec_of_version(session, version.id + 10_000)
