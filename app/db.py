@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import Request
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection, Engine
@@ -272,7 +273,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     if opens_without_waiting(engine, method, endpoint):
         session, held = open_request_session(engine, method, endpoint)
     else:
-        session, held = await run_in_threadpool(open_request_session, engine, method, endpoint)
+        # Shielded, here and in _end: a request cancelled in between must not leave the turn or a connection held.
+        with anyio.CancelScope(shield=True):
+            session, held = await run_in_threadpool(open_request_session, engine, method, endpoint)
     try:
         yield session
     except BaseException:
@@ -285,8 +288,8 @@ async def _end(session: Session, held: ExitStack, *, commit: bool) -> None:
     if _ends_without_database_work(session):
         end_request_session(session, held, commit=commit)
     else:
-        # Not cancellable: the thread runs to its end even when the request is cancelled meanwhile.
-        await run_in_threadpool(end_request_session, session, held, commit=commit)
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(end_request_session, session, held, commit=commit)
 
 
 def begin_writing(session: Session) -> bool:

@@ -8,12 +8,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import anyio
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from starlette.requests import Request
 
-from app.db import SQLITE_WRITE, make_engine, sqlite_writer_turn
+from app.db import SQLITE_WRITE, begin_writing, get_session, make_engine, sqlite_writer_turn, writes_begin_late
 from tests.support.sessions import post_session
 
 
@@ -142,3 +145,37 @@ def test_the_turn_file_is_closed_with_its_engine(url: str) -> None:
         del engine
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) <= open_files
+
+
+@writes_begin_late
+def _late_writer() -> None:
+    """Stands for a member's save in the test below."""
+
+
+def test_a_request_cancelled_while_it_writes_rolls_back_and_hands_the_turn_on(url: str) -> None:
+    """Cancelled (server shutting down, a task group cancelled): the session's end is shielded, so the writers'
+    turn and the connection are not left held, which would stop every later writer of the process."""
+    engine = make_engine(url)
+    turn = sqlite_writer_turn(engine)
+    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
+    scope = {"type": "http", "method": "POST", "app": app, "headers": [], "endpoint": _late_writer}
+
+    async def cancelled_request() -> None:
+        request_session = get_session(Request(scope))
+        session = await request_session.__anext__()
+        await anyio.to_thread.run_sync(begin_writing, session)
+        await anyio.to_thread.run_sync(lambda: session.connection().execute(text("INSERT INTO note (n) VALUES (1)")))
+        assert turn.locked()
+        with anyio.CancelScope() as cancelled:
+            cancelled.cancel()
+            try:
+                await anyio.sleep(0)  # where the cancellation reaches the handler
+            except anyio.get_cancelled_exc_class() as exc:
+                await request_session.athrow(exc)  # as FastAPI passes the handler's exception to the dependency
+        assert cancelled.cancelled_caught
+
+    anyio.run(cancelled_request)
+    assert not turn.locked() and engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM note")).scalar_one() == 0
+    engine.dispose()
