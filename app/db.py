@@ -219,12 +219,12 @@ class _TurnTicket:
 def open_request_session(engine: Engine, method: str, endpoint: Any) -> tuple[Session, ExitStack]:
     """A request's session and what it holds (the SQLite writers' turn, or a late writer's place in it), to
     be ended by `end_request_session`. It waits and does database work only for a write that takes the turn
-    up front (`opens_without_waiting`)."""
+    up front (`takes_turn_up_front`)."""
     writes = engine.dialect.name == "sqlite" and method not in SAFE_METHODS
     late = writes and endpoint in _LATE_WRITERS
     held = ExitStack()
     try:
-        if writes and not late:
+        if takes_turn_up_front(engine, method, endpoint):
             # Taken before a connection is checked out, so a request waiting for its turn holds nothing.
             held.enter_context(sqlite_writer_turn(engine))
         ticket = _TurnTicket(sqlite_writer_turn(engine)) if late else None
@@ -241,8 +241,10 @@ def open_request_session(engine: Engine, method: str, endpoint: Any) -> tuple[Se
     return session, held
 
 
-def opens_without_waiting(engine: Engine, method: str, endpoint: Any) -> bool:
-    return engine.dialect.name != "sqlite" or method in SAFE_METHODS or endpoint in _LATE_WRITERS
+def takes_turn_up_front(engine: Engine, method: str, endpoint: Any) -> bool:
+    """A SQLite request that changes data and does not begin its writes late: it waits for the writers' turn
+    and begins its write transaction as its session opens."""
+    return engine.dialect.name == "sqlite" and method not in SAFE_METHODS and endpoint not in _LATE_WRITERS
 
 
 def end_request_session(session: Session, held: ExitStack, *, commit: bool) -> None:
@@ -270,12 +272,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     make two (in and out) on every request."""
     engine: Engine = request.app.state.engine
     method, endpoint = request.method, request.scope.get("endpoint")
-    if opens_without_waiting(engine, method, endpoint):
-        session, held = open_request_session(engine, method, endpoint)
-    else:
+    if takes_turn_up_front(engine, method, endpoint):
         # Shielded, here and in _end: a request cancelled in between must not leave the turn or a connection held.
         with anyio.CancelScope(shield=True):
             session, held = await run_in_threadpool(open_request_session, engine, method, endpoint)
+    else:
+        session, held = open_request_session(engine, method, endpoint)
     try:
         yield session
     except BaseException:
