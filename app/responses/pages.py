@@ -100,9 +100,14 @@ class MemberForm:
         yield response
         end_writing(self.session)
 
+    @cached_property
+    def progress(self) -> member_form.Progress:
+        """Read by the pages that show it (the steps, the review, resuming): the thank-you and proposals pages
+        do without reading the answers."""
+        return member_form.progress(self.scorecard, self.values)
+
     def context(self, **extra: object) -> dict[str, object]:
-        progress = member_form.progress(self.scorecard, self.values)
-        return {"form": self, "progress": progress, "steps": len(self.scorecard.perspectives), **extra}
+        return {"form": self, "steps": len(self.scorecard.perspectives), **extra}
 
 
 def _member_form(round_id: PathId, session: SessionDep, principal: PrincipalDep, locale: LocaleDep) -> MemberForm:
@@ -141,7 +146,7 @@ def resume(form: MemberFormDep) -> Response:
     """Coming back another day: straight to the first step with an unanswered question."""
     if form.submitted or not form.is_open:
         return RedirectResponse(f"{form.base_url}/thanks", status_code=303)
-    step = member_form.progress(form.scorecard, form.values).first_open_step
+    step = form.progress.first_open_step
     target = f"{form.base_url}/answer/{step}" if step else f"{form.base_url}/review"
     return RedirectResponse(target, status_code=303)
 
