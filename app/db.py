@@ -220,11 +220,11 @@ def open_request_session(engine: Engine, method: str, endpoint: Any) -> tuple[Se
     """A request's session and what it holds (the SQLite writers' turn, or a late writer's place in it), to
     be ended by `end_request_session`. It waits and does database work only for a write that takes the turn
     up front (`takes_turn_up_front`)."""
-    writes = engine.dialect.name == "sqlite" and method not in SAFE_METHODS
-    late = writes and endpoint in _LATE_WRITERS
+    up_front = takes_turn_up_front(engine, method, endpoint)
+    late = _sqlite_write(engine, method) and not up_front
     held = ExitStack()
     try:
-        if takes_turn_up_front(engine, method, endpoint):
+        if up_front:
             # Taken before a connection is checked out, so a request waiting for its turn holds nothing.
             held.enter_context(sqlite_writer_turn(engine))
         ticket = _TurnTicket(sqlite_writer_turn(engine)) if late else None
@@ -233,7 +233,7 @@ def open_request_session(engine: Engine, method: str, endpoint: Any) -> tuple[Se
         session = held.enter_context(Session(engine, expire_on_commit=False))
         if ticket is not None:
             session.info[_PENDING_TURN] = ticket
-        elif writes:
+        elif up_front:
             session.connection(execution_options={SQLITE_WRITE: True})
     except BaseException:
         held.close()
@@ -241,10 +241,14 @@ def open_request_session(engine: Engine, method: str, endpoint: Any) -> tuple[Se
     return session, held
 
 
+def _sqlite_write(engine: Engine, method: str) -> bool:
+    return engine.dialect.name == "sqlite" and method not in SAFE_METHODS
+
+
 def takes_turn_up_front(engine: Engine, method: str, endpoint: Any) -> bool:
     """A SQLite request that changes data and does not begin its writes late: it waits for the writers' turn
     and begins its write transaction as its session opens."""
-    return engine.dialect.name == "sqlite" and method not in SAFE_METHODS and endpoint not in _LATE_WRITERS
+    return _sqlite_write(engine, method) and endpoint not in _LATE_WRITERS
 
 
 def end_request_session(session: Session, held: ExitStack, *, commit: bool) -> None:
@@ -260,10 +264,14 @@ def end_request_session(session: Session, held: ExitStack, *, commit: bool) -> N
             raise
 
 
+def _has_changes(session: Session) -> bool:
+    return bool(session.new or session.dirty or session.deleted)
+
+
 def _ends_without_database_work(session: Session) -> bool:
     # No transaction and nothing to flush: it holds no connection (a late writer after end_writing, whose
     # reply read nothing more), so committing and closing it only tidy up in memory.
-    return not (session.in_transaction() or session.new or session.dirty or session.deleted)
+    return not (session.in_transaction() or _has_changes(session))
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -322,7 +330,7 @@ def end_writing(session: Session) -> None:
 @event.listens_for(Session, "before_flush")
 def _no_change_outside_the_writes(session: Session, _flush: Any, _instances: Any) -> None:
     # A change flushed in a read transaction would fail when another writer commits first ("database is locked").
-    if not (session.new or session.dirty or session.deleted):
+    if not _has_changes(session):
         return
     if _PENDING_TURN in session.info:
         raise RuntimeError("This request changes data before begin_writing(session): call it first.")
