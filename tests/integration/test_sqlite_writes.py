@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -174,7 +175,10 @@ def test_a_request_cancelled_while_it_writes_rolls_back_and_hands_the_turn_on(ur
                 await request_session.athrow(exc)  # as FastAPI passes the handler's exception to the dependency
         assert cancelled.cancelled_caught
 
-    anyio.run(cancelled_request)
+    # In a thread of its own: after a browser test in this process, Playwright keeps an event loop running in
+    # the main thread, where anyio.run() refuses to start (as tests/durability does).
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, cancelled_request).result()
     assert not turn.locked() and engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM note")).scalar_one() == 0
