@@ -8,13 +8,16 @@ exception, a member's save (`writes_begin_late`), commits where its writes end
 
 import asyncio
 import fcntl
+import functools
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import anyio
 from fastapi import Request
@@ -146,19 +149,38 @@ class SqliteWriterTurn:
     def __enter__(self) -> None:
         self._threads.acquire()
         try:
-            fd = self._process_fd()
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            self.lock_processes()
         except BaseException:
             self._threads.release()
             raise
 
     def __exit__(self, *_exc: object) -> None:
         try:
-            if self._fd is not None and self._fd_pid == os.getpid():
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self.unlock_processes()
         finally:
             self._threads.release()
+
+    def lock_processes(self) -> None:
+        """The other processes' part alone, for a caller that holds this process's part (`threads_part`)."""
+        fd = self._process_fd()
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def unlock_processes(self) -> None:
+        if self._fd is not None and self._fd_pid == os.getpid():
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    async def take_threads_part(self) -> None:
+        """This process's part alone, waited for without blocking the event loop, for a writer whose work runs
+        in the loop (`database_work`): blocking the loop on a lock that a thread-pool writer holds across its
+        trips through the loop would never end. Free almost always; when a thread holds it, a thread waits
+        for it (shielded: a cancelled request must not leave it taken)."""
+        if not self._threads.acquire(blocking=False):
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(self._threads.acquire)
+
+    def release_threads_part(self) -> None:
+        self._threads.release()
 
 
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, SqliteWriterTurn] = weakref.WeakKeyDictionary()
@@ -201,13 +223,23 @@ def writes_begin_late(endpoint: Endpoint) -> Endpoint:
 
 class _TurnTicket:
     """One request's place in the writers' turn: taken by begin_writing, handed on by end_writing or, at the
-    latest, when the request's session closes (an error on the way)."""
+    latest, when the request's session closes (an error on the way).
+
+    A request whose work runs in the event loop (`database_work`) holds this process's part already
+    (`threads_part_held`); the ticket takes the other processes' part and, from then on, the whole turn: a
+    request that fails between its writes and the end of its session keeps every other writer of the process
+    out until its rollback, as one whose work runs in a thread does.
+    """
 
     def __init__(self, turn: SqliteWriterTurn) -> None:
-        self.turn, self.held = turn, False
+        self.turn, self.held, self.threads_part_held = turn, False, False
 
     def take(self) -> None:
-        self.turn.__enter__()
+        if self.threads_part_held:
+            self.turn.lock_processes()
+            self.threads_part_held = False
+        else:
+            self.turn.__enter__()
         self.held = True
 
     def hand_on(self) -> None:
@@ -274,10 +306,23 @@ def _ends_without_database_work(session: Session) -> bool:
     return not (session.in_transaction() or _has_changes(session))
 
 
+@dataclass(frozen=True)
+class _RequestWork:
+    """Where this request's database work runs (`database_work`), set by its session for what comes after."""
+
+    in_event_loop: bool
+    ticket: _TurnTicket | None  # a late writer's place in the writers' turn
+
+
+# Each request runs in a task of its own, with a copy of the context: what one sets here no other request sees.
+_REQUEST_WORK: ContextVar[_RequestWork | None] = ContextVar("request_work", default=None)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """Opened and ended in the event loop when that does no database work, else in the thread pool: each trip
-    through the pool costs a request CPU and a wait for the GIL (bench/load.py), and a sync generator would
-    make two (in and out) on every request."""
+    """Opened and ended in the event loop when that does no database work or the database is SQLite, else in
+    the thread pool: each trip through the pool costs a request CPU and a wait for the GIL (bench/load.py),
+    and a sync generator would make two (in and out) on every request. A write that takes the turn up front
+    waits for it in a thread, holding no loop."""
     engine: Engine = request.app.state.engine
     method, endpoint = request.method, request.scope.get("endpoint")
     if takes_turn_up_front(engine, method, endpoint):
@@ -286,20 +331,61 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             session, held = await run_in_threadpool(open_request_session, engine, method, endpoint)
     else:
         session, held = open_request_session(engine, method, endpoint)
+    in_event_loop = engine.dialect.name == "sqlite"
+    _REQUEST_WORK.set(_RequestWork(in_event_loop, session.info.get(_PENDING_TURN)))
     try:
         yield session
     except BaseException:
-        await _end(session, held, commit=False)
+        await _end(session, held, commit=False, in_event_loop=in_event_loop)
         raise
-    await _end(session, held, commit=True)
+    await _end(session, held, commit=True, in_event_loop=in_event_loop)
 
 
-async def _end(session: Session, held: ExitStack, *, commit: bool) -> None:
-    if _ends_without_database_work(session):
+async def _end(session: Session, held: ExitStack, *, commit: bool, in_event_loop: bool) -> None:
+    if in_event_loop or _ends_without_database_work(session):
         end_request_session(session, held, commit=commit)
     else:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(end_request_session, session, held, commit=commit)
+
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def database_work(function: Callable[Params, Result]) -> Callable[Params, Awaitable[Result]]:
+    """A sync dependency or handler of the requests members send most, run where its database work costs the
+    least: on SQLite in the event loop, on PostgreSQL in the thread pool, as FastAPI would run it.
+
+    SQLite is a library in the process: its statements take microseconds, while a trip through the thread
+    pool, and every statement a thread runs beside others, hands the GIL from thread to thread, with a
+    context switch each time (35 per member request under load, against 1 in the loop; bench/load.py, in
+    docs/benchmarks.md). PostgreSQL's statements wait on the network, which the loop must not. Work run in
+    the loop must be short, as the member's requests are: a worker serves nothing else meanwhile.
+
+    A late writer (`writes_begin_late`) holds this process's part of the writers' turn around its work, so
+    that its begin_writing, in the loop, only waits for another process's writer, whose writes end without
+    this loop.
+    """
+
+    @functools.wraps(function)
+    async def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        work = _REQUEST_WORK.get()
+        if work is None or not work.in_event_loop:
+            return await run_in_threadpool(function, *args, **kwargs)
+        ticket = work.ticket
+        if ticket is None or ticket.held:
+            return function(*args, **kwargs)
+        await ticket.turn.take_threads_part()
+        ticket.threads_part_held = True
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if ticket.threads_part_held:  # not taken over by begin_writing: its writes never began
+                ticket.threads_part_held = False
+                ticket.turn.release_threads_part()
+
+    return run
 
 
 def begin_writing(session: Session) -> bool:

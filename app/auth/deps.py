@@ -7,7 +7,7 @@ from app.auth import service as auth_service
 from app.auth.models import User
 from app.auth.principal import Principal
 from app.clusters.models import Participant
-from app.db import SAFE_METHODS
+from app.db import SAFE_METHODS, database_work
 from app.deps import SessionDep
 from app.errors import Forbidden, Unauthorized
 from app.timeutil import as_utc
@@ -18,6 +18,7 @@ def session_stamp(user: User) -> str:
     return as_utc(user.password_changed_at).isoformat()
 
 
+@database_work
 def load_principal(request: Request, session: SessionDep) -> Principal:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":

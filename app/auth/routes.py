@@ -15,6 +15,7 @@ from app.auth.policy import PrincipalDep, StaffDep, participant_for, round_for
 from app.clusters import service as cluster_service
 from app.clusters.models import Participant
 from app.clusters.schemas import ParticipantCreate
+from app.db import database_work
 from app.deps import PathId, SessionDep, SettingsDep
 from app.errors import AppError, Conflict, NotFound
 from app.rounds import service as round_service
@@ -82,6 +83,7 @@ def change_password(
 
 
 @pages.get("/m/{token}")
+@database_work
 def member_link(token: str, request: Request, session: SessionDep) -> Response:
     """A member's personal link: no password, the long random token is the credential."""
     participant_id = auth_service.participant_for_token(session, token)

@@ -22,7 +22,7 @@ from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant
 from app.clusters.schemas import Scorecard
 from app.config import ROOT
-from app.db import begin_writing, end_writing, writes_begin_late
+from app.db import begin_writing, database_work, end_writing, writes_begin_late
 from app.deps import PathId, SessionDep
 from app.errors import NotFound
 from app.i18n.routes import LocaleDep
@@ -110,6 +110,7 @@ class MemberForm:
         return {"form": self, "steps": len(self.scorecard.perspectives), **extra}
 
 
+@database_work
 def _member_form(round_id: PathId, session: SessionDep, principal: PrincipalDep, locale: LocaleDep) -> MemberForm:
     """Only the member themself answers here ("answer" is a member-only capability). The round is checked
     here rather than by round_for: one dependency, one trip through the thread pool, for the requests
@@ -142,6 +143,7 @@ def service_worker() -> Response:
 
 
 @pages.get("/rounds/{round_id}/answer")
+@database_work
 def resume(form: MemberFormDep) -> Response:
     """Coming back another day: straight to the first step with an unanswered question."""
     if form.submitted or not form.is_open:
@@ -158,6 +160,7 @@ def _perspective_index(form: MemberForm, step: int) -> int:
 
 
 @pages.get("/rounds/{round_id}/answer/{step}", response_class=HTMLResponse)
+@database_work
 def show_step(step: int, request: Request, form: MemberFormDep) -> Response:
     perspective = form.scorecard.perspectives[_perspective_index(form, step)]
     return render(request, "responses/step.html", form.context(step=step, perspective=perspective, errors={}))
@@ -165,6 +168,7 @@ def show_step(step: int, request: Request, form: MemberFormDep) -> Response:
 
 @pages.post("/rounds/{round_id}/answer/{step}", response_class=HTMLResponse)
 @writes_begin_late
+@database_work
 def save_step(
     step: int, request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep, posted: PostedForm
 ) -> Response:
@@ -187,6 +191,7 @@ def save_step(
 
 @pages.post("/rounds/{round_id}/autosave", response_class=HTMLResponse)
 @writes_begin_late
+@database_work
 def autosave(
     request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep, posted: PostedForm
 ) -> Response:
@@ -210,12 +215,14 @@ def autosave(
 
 
 @pages.get("/rounds/{round_id}/review", response_class=HTMLResponse)
+@database_work
 def review(request: Request, form: MemberFormDep) -> Response:
     return render(request, "responses/review.html", form.context())
 
 
 @pages.post("/rounds/{round_id}/submit")
 @writes_begin_late
+@database_work
 def submit(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
     with form.writing() as response:
         service.submit(session, response, client_id=None, actor=principal.actor)
@@ -223,6 +230,7 @@ def submit(request: Request, session: SessionDep, principal: PrincipalDep, form:
 
 
 @pages.get("/rounds/{round_id}/thanks", response_class=HTMLResponse)
+@database_work
 def thanks(request: Request, session: SessionDep, form: MemberFormDep) -> Response:
     """How the cluster is doing so far, if the cluster chose to show members the live results."""
     show = form.cluster.shows_members_results
@@ -231,6 +239,7 @@ def thanks(request: Request, session: SessionDep, form: MemberFormDep) -> Respon
 
 
 @pages.get("/rounds/{round_id}/proposals", response_class=HTMLResponse)
+@database_work
 def proposals(request: Request, session: SessionDep, form: MemberFormDep) -> Response:
     return render(request, "responses/proposals.html", _proposal_context(session, form, values={}, errors={}))
 
@@ -243,6 +252,7 @@ def _proposal_context(
 
 
 @pages.post("/rounds/{round_id}/proposals", response_class=HTMLResponse)
+@database_work
 def propose(
     request: Request,
     session: SessionDep,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,9 +16,19 @@ import anyio
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 from starlette.requests import Request
 
-from app.db import SQLITE_WRITE, begin_writing, get_session, make_engine, sqlite_writer_turn, writes_begin_late
+from app.db import (
+    SQLITE_WRITE,
+    begin_writing,
+    database_work,
+    end_writing,
+    get_session,
+    make_engine,
+    sqlite_writer_turn,
+    writes_begin_late,
+)
 from tests.support.sessions import post_session
 
 
@@ -180,6 +191,102 @@ def test_a_request_cancelled_while_it_writes_rolls_back_and_hands_the_turn_on(ur
     with ThreadPoolExecutor(1) as pool:
         pool.submit(anyio.run, cancelled_request).result()
     assert not turn.locked() and engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM note")).scalar_one() == 0
+    engine.dispose()
+
+
+# --- A member's requests run their database work in the event loop (app.db.database_work) --------------------
+
+
+def _late_request(engine: object) -> Request:
+    app = SimpleNamespace(state=SimpleNamespace(engine=engine))
+    return Request({"type": "http", "method": "POST", "app": app, "headers": [], "endpoint": _late_writer})
+
+
+def _in_own_thread(test: Callable[[], Awaitable[None]]) -> None:
+    """anyio.run in a thread of its own (see the test above)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, test).result()
+
+
+def test_a_late_writer_in_the_event_loop_waits_for_a_thread_that_holds_the_turn_without_blocking_the_loop(
+    url: str,
+) -> None:
+    """A staff write runs in the thread pool and holds the turn across its trips through the event loop; a
+    member's save run in that loop must wait for it there without blocking the loop, or neither would end."""
+    engine = make_engine(url)
+    turn = sqlite_writer_turn(engine)
+    holding, release = threading.Event(), threading.Event()
+
+    def staff_writer() -> None:
+        with turn:
+            holding.set()
+            release.wait(10)
+
+    other = threading.Thread(target=staff_writer)
+    other.start()
+    assert holding.wait(5)
+
+    @database_work
+    def save(session: Session) -> int:
+        begin_writing(session)
+        session.connection().execute(text("INSERT INTO note (n) VALUES (1)"))
+        assert turn.locked()
+        end_writing(session)
+        return threading.get_ident()
+
+    async def member_request() -> None:
+        request_session = get_session(_late_request(engine))
+        session = await request_session.__anext__()
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tasks:
+                saved: list[int] = []
+
+                async def run_save() -> None:
+                    saved.append(await save(session))
+
+                tasks.start_soon(run_save)
+                await anyio.sleep(0.3)  # the loop runs on while the save waits...
+                assert not saved
+                release.set()  # ...until the staff writer hands the turn on
+        assert saved == [threading.get_ident()]  # the save ran in the event loop's thread
+        with contextlib.suppress(StopAsyncIteration):
+            await request_session.__anext__()
+
+    _in_own_thread(member_request)
+    other.join(5)
+    assert not turn.locked()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM note")).scalars().all() == [1]
+    engine.dispose()
+
+
+def test_a_late_writer_in_the_event_loop_that_fails_after_its_writes_began_keeps_the_turn_until_it_rolled_back(
+    url: str,
+) -> None:
+    """Between the failing work and the end of its session no other writer of the process may begin: its
+    uncommitted writes still hold SQLite's lock, which a writer in the same loop would wait for forever."""
+    engine = make_engine(url)
+    turn = sqlite_writer_turn(engine)
+
+    @database_work
+    def failing_save(session: Session) -> None:
+        begin_writing(session)
+        session.connection().execute(text("INSERT INTO note (n) VALUES (1)"))
+        raise ValueError("a bug after the writes began")
+
+    async def member_request() -> None:
+        request_session = get_session(_late_request(engine))
+        session = await request_session.__anext__()
+        with pytest.raises(ValueError) as failed:
+            await failing_save(session)
+        assert turn.locked()  # kept, both parts, past the work that failed...
+        with pytest.raises(ValueError):
+            await request_session.athrow(failed.value)  # ...until the session ends (rolled back)
+        assert not turn.locked()
+
+    _in_own_thread(member_request)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM note")).scalar_one() == 0
     engine.dispose()
