@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import anyio
 from fastapi import Request
@@ -351,6 +351,19 @@ async def _end(session: Session, held: ExitStack, *, commit: bool, in_event_loop
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
+Value = TypeVar("Value")
+
+
+class Deferred(Generic[Value]):
+    """A dependency's database work, done where the handler that receives it does its own (`database_work`):
+    on PostgreSQL one trip through the thread pool for both instead of one each."""
+
+    def __init__(self, load: Callable[[], Value]) -> None:
+        self._load = load
+
+    @functools.cached_property
+    def value(self) -> Value:
+        return self._load()
 
 
 def database_work(function: Callable[Params, Result]) -> Callable[Params, Awaitable[Result]]:
@@ -363,23 +376,27 @@ def database_work(function: Callable[Params, Result]) -> Callable[Params, Awaita
     docs/benchmarks.md). PostgreSQL's statements wait on the network, which the loop must not. Work run in
     the loop must be short, as the member's requests are: a worker serves nothing else meanwhile.
 
-    A late writer (`writes_begin_late`) holds this process's part of the writers' turn around its work, so
-    that its begin_writing, in the loop, only waits for another process's writer, whose writes end without
-    this loop.
+    Arguments that are `Deferred` (from a dependency) are loaded first, in the same place. A late writer
+    (`writes_begin_late`) holds this process's part of the writers' turn around its work, so that its
+    begin_writing, in the loop, only waits for another process's writer, whose writes end without this loop.
     """
+
+    def call(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        loaded = {name: value.value if isinstance(value, Deferred) else value for name, value in kwargs.items()}
+        return function(*args, **loaded)  # type: ignore[arg-type]
 
     @functools.wraps(function)
     async def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:
         work = _REQUEST_WORK.get()
         if work is None or not work.in_event_loop:
-            return await run_in_threadpool(function, *args, **kwargs)
+            return await run_in_threadpool(call, *args, **kwargs)
         ticket = work.ticket
         if ticket is None or ticket.held:
-            return function(*args, **kwargs)
+            return call(*args, **kwargs)
         await ticket.turn.take_threads_part()
         ticket.threads_part_held = True
         try:
-            return function(*args, **kwargs)
+            return call(*args, **kwargs)
         finally:
             if ticket.threads_part_held:  # not taken over by begin_writing: its writes never began
                 ticket.threads_part_held = False

@@ -22,7 +22,7 @@ from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant
 from app.clusters.schemas import Scorecard
 from app.config import ROOT
-from app.db import begin_writing, database_work, end_writing, writes_begin_late
+from app.db import Deferred, begin_writing, database_work, end_writing, writes_begin_late
 from app.deps import PathId, SessionDep
 from app.errors import NotFound
 from app.i18n.routes import LocaleDep
@@ -110,16 +110,21 @@ class MemberForm:
         return {"form": self, "steps": len(self.scorecard.perspectives), **extra}
 
 
-@database_work
-def _member_form(round_id: PathId, session: SessionDep, principal: PrincipalDep, locale: LocaleDep) -> MemberForm:
+async def _member_form(
+    round_id: PathId, session: SessionDep, principal: PrincipalDep, locale: LocaleDep
+) -> Deferred[MemberForm]:
     """Only the member themself answers here ("answer" is a member-only capability). The round is checked
-    here rather than by round_for: one dependency, one trip through the thread pool, for the requests
-    members send most."""
-    round_, cluster = checked_round(session, principal, round_id, "answer")
-    participant = principal.participant
-    assert participant is not None
-    scorecard = cluster_service.scorecard(session, cluster, lang=locale)
-    return MemberForm(round_, cluster, participant, scorecard, session)
+    here rather than by round_for, and loaded with the handler's own work (every handler that takes the
+    form is a `database_work`), for the requests members send most."""
+
+    def load() -> MemberForm:
+        round_, cluster = checked_round(session, principal, round_id, "answer")
+        participant = principal.participant
+        assert participant is not None
+        scorecard = cluster_service.scorecard(session, cluster, lang=locale)
+        return MemberForm(round_, cluster, participant, scorecard, session)
+
+    return Deferred(load)
 
 
 MemberFormDep = Annotated[MemberForm, Depends(_member_form)]
