@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     # Statistical-disclosure rule for benchmarks: never show an aggregate of fewer clusters than this.
     benchmark_min_group: int = Field(default=3, ge=3)
     load_scorecards_on_startup: bool = True
+    # Requests a worker process serves at once, and its database connections; the others wait their turn in
+    # the event loop, holding nothing. One core serves a worker: a few at a time keep it busy while others
+    # wait on the database, more only hand the GIL around (docs/benchmarks.md). Raise it when the database is
+    # far away (each statement waits longer) or when slow requests (exports) are common. At most the 40
+    # threads of the worker's pool, so that every admitted request can run.
+    requests_per_worker: int = Field(default=8, ge=1, le=40)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":

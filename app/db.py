@@ -66,14 +66,14 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-# Connections per process. Requests that may touch the database are admitted at most this many at a time
-# (RequestLimit below), so a request never waits for a connection while holding a worker thread.
-POOL_SIZE = 30
+# Connections per process, kept open (overflow connections would be opened and closed on every request). The
+# app admits as many requests at a time (Settings.requests_per_worker, RequestLimit below), so a request never
+# waits for a connection while holding a worker thread.
+POOL_SIZE = 8
 POOL_OVERFLOW = 0
-POOL_CAPACITY = POOL_SIZE + POOL_OVERFLOW
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, *, pool_size: int = POOL_SIZE) -> Engine:
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -81,13 +81,13 @@ def make_engine(database_url: str) -> Engine:
         engine = create_engine(
             database_url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=POOL_SIZE,
+            pool_size=pool_size,
             max_overflow=POOL_OVERFLOW,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    return create_engine(database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=POOL_OVERFLOW)
 
 
 class RequestLimit:
@@ -96,10 +96,12 @@ class RequestLimit:
     Sync dependencies and handlers run on a pool of 40 threads. Without a limit, a burst of requests (100
     members autosaving at a deadline) leaves every thread waiting for a database connection while the
     requests that hold the connections wait for a thread: nothing moves until the pool times out (seen in
-    bench/load.py). With no more requests admitted than there are connections, that cannot happen.
+    bench/load.py). With no more requests admitted than there are connections and threads, that cannot
+    happen. Admitting few is also faster: requests in threads beside each other hand the GIL around (on
+    PostgreSQL 78 context switches per member request with 30 admitted, 41 with 8; bench/load.py).
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int = POOL_CAPACITY, skip_prefix: str = "/static/") -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, skip_prefix: str = "/static/") -> None:
         self.app, self.limit, self.skip_prefix = app, limit, skip_prefix
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
@@ -161,7 +163,7 @@ class SqliteWriterTurn:
             self._threads.release()
 
     def lock_processes(self) -> None:
-        """The other processes' part alone, for a caller that holds this process's part (`threads_part`)."""
+        """The other processes' part alone, for a caller that holds this process's part (`take_threads_part`)."""
         fd = self._process_fd()
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)

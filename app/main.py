@@ -96,7 +96,7 @@ def _wants_html(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.requests_per_worker)
     # Jinja checks a template file's time on every render when it may reload it: a system call that also lets
     # go of the GIL, which a busy worker's other threads then hold for up to 5 ms (py-spy, bench/load.py).
     # Templates change with a deployment, which restarts the workers; only development reloads them.
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(SecurityHeaders, csp=csp)
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    app.add_middleware(RequestLimit)
+    app.add_middleware(RequestLimit, limit=settings.requests_per_worker)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
