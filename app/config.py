@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     # wait on the database, more only hand the GIL around (docs/benchmarks.md). Raise it when the database is
     # far away (each statement waits longer) or when slow requests (exports) are common. At most the 40
     # threads of the worker's pool, so that every admitted request can run.
-    requests_per_worker: int = Field(default=8, ge=1, le=40)
+    requests_per_worker: int = Field(default=4, ge=1, le=40)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":

@@ -69,7 +69,7 @@ def _sqlite_begin(connection: Connection) -> None:
 # Connections per process, kept open (overflow connections would be opened and closed on every request). The
 # app admits as many requests at a time (Settings.requests_per_worker, RequestLimit below), so a request never
 # waits for a connection while holding a worker thread.
-POOL_SIZE = 8
+POOL_SIZE = 4
 POOL_OVERFLOW = 0
 
 
@@ -98,7 +98,7 @@ class RequestLimit:
     requests that hold the connections wait for a thread: nothing moves until the pool times out (seen in
     bench/load.py). With no more requests admitted than there are connections and threads, that cannot
     happen. Admitting few is also faster: requests in threads beside each other hand the GIL around (on
-    PostgreSQL 78 context switches per member request with 30 admitted, 41 with 8; bench/load.py).
+    PostgreSQL 78 context switches per member request with 30 admitted, 40 with 8, 27 with 4; bench/load.py).
     """
 
     def __init__(self, app: ASGIApp, *, limit: int, skip_prefix: str = "/static/") -> None:
