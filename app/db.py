@@ -13,7 +13,7 @@ import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,21 +225,34 @@ def writes_begin_late(endpoint: Endpoint) -> Endpoint:
 
 class _TurnTicket:
     """One request's place in the writers' turn: taken by begin_writing, handed on by end_writing or, at the
-    latest, when the request's session closes (an error on the way).
-
-    A request whose work runs in the event loop (`database_work`) holds this process's part already
-    (`threads_part_held`); the ticket takes the other processes' part and, from then on, the whole turn: a
-    request that fails between its writes and the end of its session keeps every other writer of the process
-    out until its rollback, as one whose work runs in a thread does.
-    """
+    latest, when the request's session closes (an error on the way)."""
 
     def __init__(self, turn: SqliteWriterTurn) -> None:
-        self.turn, self.held, self.threads_part_held = turn, False, False
+        self.turn, self.held, self._threads_part_held = turn, False, False
+
+    @asynccontextmanager
+    async def around_loop_work(self) -> AsyncIterator[None]:
+        """Around the request's work in the event loop (`database_work`): this process's part of the turn,
+        waited for without blocking the loop. If the work begins its writes, `take` adds the other processes'
+        part and the ticket keeps the whole turn from then on: a request that fails between its writes and the
+        end of its session keeps every other writer of the process out until its rollback, as one whose work
+        runs in a thread does."""
+        if self.held:
+            yield
+            return
+        await self.turn.take_threads_part()
+        self._threads_part_held = True
+        try:
+            yield
+        finally:
+            if self._threads_part_held:  # not taken over by begin_writing: its writes never began
+                self._threads_part_held = False
+                self.turn.release_threads_part()
 
     def take(self) -> None:
-        if self.threads_part_held:
+        if self._threads_part_held:
             self.turn.lock_processes()
-            self.threads_part_held = False
+            self._threads_part_held = False
         else:
             self.turn.__enter__()
         self.held = True
@@ -392,17 +405,10 @@ def database_work(function: Callable[Params, Result]) -> Callable[Params, Awaita
         work = _REQUEST_WORK.get()
         if work is None or not work.in_event_loop:
             return await run_in_threadpool(call, *args, **kwargs)
-        ticket = work.ticket
-        if ticket is None or ticket.held:
+        if work.ticket is None:
             return call(*args, **kwargs)
-        await ticket.turn.take_threads_part()
-        ticket.threads_part_held = True
-        try:
+        async with work.ticket.around_loop_work():
             return call(*args, **kwargs)
-        finally:
-            if ticket.threads_part_held:  # not taken over by begin_writing: its writes never began
-                ticket.threads_part_held = False
-                ticket.turn.release_threads_part()
 
     return run
 

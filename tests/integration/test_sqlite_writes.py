@@ -29,7 +29,7 @@ from app.db import (
     sqlite_writer_turn,
     writes_begin_late,
 )
-from tests.support.sessions import post_session
+from tests.support.sessions import post_session, turn_held_by_another_writer
 
 
 def _read_then_write(url: str, *, immediate: bool, errors: list[Exception], hold: float) -> None:
@@ -217,16 +217,6 @@ def test_a_late_writer_in_the_event_loop_waits_for_a_thread_that_holds_the_turn_
     member's save run in that loop must wait for it there without blocking the loop, or neither would end."""
     engine = make_engine(url)
     turn = sqlite_writer_turn(engine)
-    holding, release = threading.Event(), threading.Event()
-
-    def staff_writer() -> None:
-        with turn:
-            holding.set()
-            release.wait(10)
-
-    other = threading.Thread(target=staff_writer)
-    other.start()
-    assert holding.wait(5)
 
     @database_work
     def save(session: Session) -> int:
@@ -236,7 +226,7 @@ def test_a_late_writer_in_the_event_loop_waits_for_a_thread_that_holds_the_turn_
         end_writing(session)
         return threading.get_ident()
 
-    async def member_request() -> None:
+    async def member_request(release: threading.Event) -> None:
         request_session = get_session(_late_request(engine))
         session = await request_session.__anext__()
         with anyio.fail_after(5):
@@ -254,8 +244,8 @@ def test_a_late_writer_in_the_event_loop_waits_for_a_thread_that_holds_the_turn_
         with contextlib.suppress(StopAsyncIteration):
             await request_session.__anext__()
 
-    _in_own_thread(member_request)
-    other.join(5)
+    with turn_held_by_another_writer(turn) as release:  # a staff write, in a thread of the pool
+        _in_own_thread(lambda: member_request(release))
     assert not turn.locked()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM note")).scalars().all() == [1]

@@ -22,7 +22,7 @@ from app.rounds import service as round_service
 from app.rounds.models import Round
 from app.rounds.schemas import RoundStatus
 from tests import factories
-from tests.support.sessions import post_session
+from tests.support.sessions import post_session, turn_held_by_another_writer
 
 
 @pytest.fixture
@@ -42,33 +42,23 @@ def test_reads_run_beside_another_writer_and_the_write_waits_for_its_turn_holdin
     engine: Engine, setting: tuple[Cluster, Participant, Round]
 ) -> None:
     turn = sqlite_writer_turn(engine)
-    holding, release = threading.Event(), threading.Event()
+    with turn_held_by_another_writer(turn) as release:
+        idle = engine.pool.checkedout()  # type: ignore[attr-defined]
+        request = post_session(engine, endpoint=autosave)
+        form = _member_form(next(request), setting)  # reads while the other writer has the turn
+        assert form.round.status == "open"
 
-    def other_writer() -> None:
-        with turn:
-            holding.set()
-            release.wait(10)
-
-    other = threading.Thread(target=other_writer)
-    other.start()
-    assert holding.wait(5)
-    idle = engine.pool.checkedout()  # type: ignore[attr-defined]
-    request = post_session(engine, endpoint=autosave)
-    form = _member_form(next(request), setting)  # reads while the other writer has the turn
-    assert form.round.status == "open"
-
-    began = threading.Event()
-    writer = threading.Thread(target=lambda: (form.ensure_response(form.session), began.set()))
-    writer.start()
-    assert not began.wait(0.3)  # waits for the turn...
-    assert engine.pool.checkedout() == idle  # type: ignore[attr-defined]  # ...holding no connection
-    release.set()
-    writer.join(5)
-    assert began.is_set() and turn.locked() and form.response is not None
+        began = threading.Event()
+        writer = threading.Thread(target=lambda: (form.ensure_response(form.session), began.set()))
+        writer.start()
+        assert not began.wait(0.3)  # waits for the turn...
+        assert engine.pool.checkedout() == idle  # type: ignore[attr-defined]  # ...holding no connection
+        release.set()
+        writer.join(5)
+        assert began.is_set() and turn.locked() and form.response is not None
     with contextlib.suppress(StopIteration):
         next(request)  # commits and hands the turn on
     assert not turn.locked()
-    other.join(5)
 
 
 def test_a_round_closed_after_the_form_was_read_refuses_the_answer(
