@@ -5,16 +5,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Printed links (demo, member links, join code) use it: `make run PORT=8031` prints 8031.
+PUBLIC_URL ?= http://$(HOST):$(PORT)
+export PUBLIC_URL
 
-.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load bench-cost test-durability test-fuzz backup bench-dashboard \
-	messages compile extract
+.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load bench-cost test-durability test-fuzz test-odk backup bench-dashboard \
+	messages compile extract fonts
 
 # Interface translations (Babel): en is the source language; these have catalogues.
-CATALOGUE_LOCALES := es pt th
+CATALOGUE_LOCALES := es pt th fr ar
 MO_FILES := $(foreach l,$(CATALOGUE_LOCALES),translations/$(l)/LC_MESSAGES/messages.mo)
 # Besides the gettext functions, an AppError's or AnswerRejected's first argument is a message.
 BABEL_KEYWORDS := -k _l -k _nl:1,2 -k NotFound -k Conflict -k InvalidInput -k Forbidden -k Unauthorized \
-	-k TooManyAttempts -k AppError -k AnswerRejected
+	-k TooManyAttempts -k AppError -k AnswerRejected -k SubmissionRejected -k ImportRejected -k TooLarge -k TooSlow -k MailUnavailable
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,18 +46,14 @@ messages: $(STAMP) extract
 	$(BIN)/pybabel update --input-file translations/messages.pot --output-dir translations --domain messages \
 		--previous --ignore-obsolete
 
-# Front-end files from the npm registry (package-lock.json pins them), never committed: the local htmx
-# for HTMX_SRC=local (offline venues, tests) and axe-core for the browser tests' accessibility audit.
+# axe-core for the browser tests' accessibility audit, from the npm registry (package-lock.json pins it): test-only,
+# never committed. The app's own front-end files (htmx, idiomorph) are committed in static/vendor: no npm to run it.
 NPM_STAMP := node_modules/.installed
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
-static/vendor/htmx.min.js: $(NPM_STAMP)
-	mkdir -p static/vendor
-	cp node_modules/htmx.org/dist/htmx.min.js $@
-
-assets: static/vendor/htmx.min.js
+assets: $(NPM_STAMP)
 
 migrate: install
 	$(BIN)/clusterscore migrate
@@ -63,11 +62,17 @@ demo: migrate
 	$(BIN)/clusterscore demo
 
 run: demo
-	@echo "ClusterScore is starting on http://$(HOST):$(PORT)/ (API docs at /docs). Ctrl+C stops it."
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	@echo "ClusterScore is starting on $(PUBLIC_URL)/ (API docs at /docs). Ctrl+C stops it."
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers
 
 test: install assets
 	$(BIN)/pytest -n 2 -p no:cacheprovider
+
+# Against a real ODK Central that is already running (docs/interop.md says how to bring one up here):
+# ODK_CENTRAL_URL, ODK_CENTRAL_EMAIL, ODK_CENTRAL_PASSWORD. Skipped, with that message, without them.
+# ODK_FIXTURES_DIR=tests/fixtures/interop also saves Central's exports as the regular suite's fixtures.
+test-odk: install
+	$(BIN)/pytest -p no:cacheprovider -n 0 tests/odk
 
 # Bytes and requests of a member form's first load and of one autosave, measured in Chromium.
 bench-page: install assets
@@ -84,13 +89,14 @@ check: lint typecheck test
 
 # 1,000 clusters x 4 rounds x 25 members in a scratch PostgreSQL database (BENCH_POSTGRES_URL); prints timings.
 bench-scale: install
-	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/scale.py --clusters 1000
+	$(BIN)/python bench/scale.py --clusters 10000 --runs 3
 # Proof (issue 9): load at a workshop deadline, crash recovery, fuzzing, backups. See docs/benchmarks.md.
 MEMBERS ?= 100
 THINK ?= 5
 DB ?= --db sqlite --db postgres
 bench-load: install
-	$(BIN)/python -m bench.load --members $(MEMBERS) --think $(THINK) $(DB)
+	$(BIN)/python -m bench.load --members $(MEMBERS) --think $(THINK) $(DB) $(if $(AGAINST),--against $(AGAINST))
 
 # Where the load benchmark's CPU goes: server CPU per kind of member request, beside the minimal insert.
 AGAINST ?=
@@ -108,8 +114,13 @@ test-fuzz: install
 backup: install
 	$(BIN)/clusterscore backup
 
+# The Thai and Arabic subset fonts in static/fonts/ (committed): from Debian's fonts-noto-core with fonttools.
+fonts: install
+	$(BIN)/pip install --quiet --disable-pip-version-check fonttools==4.68.0 brotli==1.2.1
+	$(BIN)/python tools/subset_fonts.py
+
 clean:
-	rm -rf $(VENV) var test-output node_modules static/vendor
+	rm -rf $(VENV) var test-output node_modules
 
 # Median render time of a reflection session screen (200 participants, 8 rounds) and the cost of a 304 poll.
 bench-dashboard: install

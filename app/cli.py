@@ -78,16 +78,18 @@ def _demo(_args: argparse.Namespace) -> int:
         scorecard_service.load_directory(session, settings.scorecards_dir)
         programme, created = demo.seed(session)
         logins = demo.seed_people(session, programme)
-        links = demo.member_links(session, programme, base_url=settings.base_url)
+        links = demo.member_links(session, programme, base_url=settings.public_url)
         session.commit()
     print(("Seeded" if created else "Already seeded:") + f" {programme.name}")
-    print(f"\nOpen {settings.base_url}/ and log in (password for every demo login: {demo.DEMO_PASSWORD}):")
+    print(f"\nOpen {settings.public_url}/ and log in (password for every demo login: {demo.DEMO_PASSWORD}):")
     for email, role in logins:
         print(f"  {email:<34} {role}")
-    print("\nPersonal member links (new links on every run; older ones stop working):")
-    for cluster_name, organisation, url in links:
-        print(f"  {cluster_name[:28]:<28} {organisation[:28]:<28} {url}")
-    print(f"\nJSON API and its documentation: {settings.base_url}/docs")
+    print("\nPersonal member links (new links on every run; older ones stop working).")
+    for answered, heading in ((False, "Not answered the open round yet:"), (True, "Already answered (results page):")):
+        print(heading)
+        for link in (link for link in links if link.answered == answered):
+            print(f"  {link.cluster[:28]:<28} {link.organisation[:28]:<28} {link.url}")
+    print(f"\nJSON API and its documentation: {settings.public_url}/docs")
     return 0
 
 
@@ -101,6 +103,80 @@ def _create_admin(args: argparse.Namespace) -> int:
             return 1
         session.commit()
     print(f"Administrator {user.email} created.")
+    return 0
+
+
+# People and roles from a shell: an administrator's tool (no login), every change audited as "cli".
+CLI_ACTOR = "cli"
+
+
+def _invite(args: argparse.Namespace) -> int:
+    """Prints the one-time link instead of emailing it: whoever runs this passes it on."""
+    from app.people import mails
+    from app.people import service as people_service
+
+    with _session() as session:
+        try:
+            user, grant, token = people_service.invite(
+                session,
+                email=args.email,
+                name=args.name or args.email.partition("@")[0],
+                role=args.role,
+                programme_id=args.programme,
+                cluster_id=args.cluster,
+                language=args.language,
+                actor=CLI_ACTOR,
+            )
+        except AppError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        session.commit()
+    print(f"{user.email}: {grant.role} (grant {grant.id})")
+    if token:
+        print(f"One-time link to set a password (valid 7 days): {mails.setup_url(get_settings(), token)}")
+    return 0
+
+
+def _grants(_args: argparse.Namespace) -> int:
+    from app.people import mails
+    from app.people import service as people_service
+
+    with _session() as session:
+        for person in people_service.people(session, programme_ids=None):
+            for grant in person.grants:
+                scope = ("programme", grant.programme_id) if grant.programme_id else ("cluster", grant.cluster_id)
+                name = mails.scope_name(session, grant)
+                print(f"{grant.id:>5}  {person.user.email:<34} {grant.role:<12} {scope[0]} {scope[1]} ({name})")
+    return 0
+
+
+def _change_role(args: argparse.Namespace) -> int:
+    from app.people import service as people_service
+
+    with _session() as session:
+        try:
+            people_service.change_role(
+                session, people_service.get_grant(session, args.grant), args.role, actor=CLI_ACTOR
+            )
+        except AppError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        session.commit()
+    print(f"Role changed to {args.role}.")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from app.people import service as people_service
+
+    with _session() as session:
+        try:
+            people_service.revoke(session, people_service.get_grant(session, args.grant), actor=CLI_ACTOR)
+        except AppError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        session.commit()
+    print("Role revoked.")
     return 0
 
 
@@ -148,6 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="Administrator")
     admin.add_argument("--password", help="omit to be asked (keeps it out of the shell history)")
     admin.set_defaults(run=_create_admin)
+    invite = commands.add_parser("invite", help="give a role to an email address; prints a new account's password link")
+    invite.add_argument("--email", required=True)
+    invite.add_argument("--name", default="")
+    invite.add_argument("--role", required=True, choices=["agency", "facilitator", "observer"])
+    scope = invite.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--programme", type=int, help="programme id (agency, observer)")
+    scope.add_argument("--cluster", type=int, help="cluster initiative id (facilitator, observer)")
+    invite.add_argument("--language", help="of the account: en, es, pt, th")
+    invite.set_defaults(run=_invite)
+    commands.add_parser("grants", help="list every role: grant id, email, role, scope").set_defaults(run=_grants)
+    change = commands.add_parser("change-role", help="another role on the same programme or cluster")
+    change.add_argument("grant", type=int)
+    change.add_argument("role", choices=["agency", "facilitator", "observer"])
+    change.set_defaults(run=_change_role)
+    revoke = commands.add_parser("revoke", help="take a role away (grant id from `grants`)")
+    revoke.add_argument("grant", type=int)
+    revoke.set_defaults(run=_revoke)
     backup = commands.add_parser("backup", help="write a consistent copy of the database (safe while the app runs)")
     backup.add_argument("file", nargs="?", help="where to write it (default: var/backups/clusterscore-<time>)")
     backup.set_defaults(run=_backup)

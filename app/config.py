@@ -18,18 +18,35 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{ROOT / 'var' / 'clusterscore.db'}"
     secret_key: str = DEV_SECRET
     scorecards_dir: Path = ROOT / "scorecards"
-    # Where htmx comes from: the pinned CDN copy (with SRI) or the local copy that `make assets` fetches.
-    htmx_src: Literal["cdn", "local"] = "cdn"
-    base_url: str = "http://127.0.0.1:8000"
+    # The address people reach the app on, for every printed or sent link (member links, join code, demo).
+    # `make run` sets it from its HOST and PORT; behind a proxy or on a LAN, set it to that address.
+    public_url: str = "http://127.0.0.1:8000"
     # Statistical-disclosure rule for benchmarks: never show an aggregate of fewer clusters than this.
     benchmark_min_group: int = Field(default=3, ge=3)
     load_scorecards_on_startup: bool = True
-    # Requests a worker process serves at once, and its database connections; the others wait their turn in
-    # the event loop, holding nothing. One core serves a worker: a few at a time keep it busy while others
-    # wait on the database, more only hand the GIL around (docs/benchmarks.md). Raise it when the database is
-    # far away (each statement waits longer) or when slow requests (exports) are common. At most the 40
-    # threads of the worker's pool, so that every admitted request can run.
-    requests_per_worker: int = Field(default=4, ge=1, le=40)
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated addresses or
+    # networks ("10.0.0.5", "10.0.0.0/8"), "*" for any. Empty (the default): none, the client is whoever
+    # connects, so no one can pick the address the rate limits count. The app applies it itself (app.main):
+    # uvicorn runs with --no-proxy-headers, or it would trust 127.0.0.1 on its own.
+    forwarded_allow_ips: str = ""
+    # The largest request body accepted (the answer import and OpenRosa submissions state larger limits of their
+    # own), and the seconds a client has to send it: beyond either the request is refused (413, 408).
+    max_body_bytes: int = Field(default=2_000_000, ge=10_000)
+    body_timeout_seconds: float = Field(default=60, gt=0)
+    # How often each app process brings the benchmark roll-ups up to date (app/benchmarks/refresher.py); the
+    # benchmark pages say how current they are. 0 switches the refreshing off (tests refresh by hand).
+    benchmark_refresh_seconds: float = Field(default=30, ge=0)
+
+    # Outgoing email (staff invitations, members' personal links). Without SMTP_HOST nothing is emailed: pages offer
+    # the links to copy instead. SMTP_SECURITY: "starttls" (port 587), "tls" (implicit TLS, port 465) or "none"
+    # (a relay on the same machine or network, and the tests' local SMTP sink).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = Field(default=15, gt=0)
+    mail_from: str = "ClusterScore <clusterscore@localhost>"
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":

@@ -19,9 +19,11 @@ from app.clusters.schemas import (
     OrganisationType,
     ParticipantCreate,
     ProgrammeCreate,
+    ScorecardKpi,
     Stage,
     Typology,
 )
+from app.i18n.numbers import MACHINE
 from app.responses import service as response_service
 from app.responses.schemas import AnswerIn, RatingIn, ResponseDraft
 from app.rounds import service as round_service
@@ -306,15 +308,17 @@ def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
-def _default_goal(kpi_type: str, per_member: bool, firms: int, direction: str) -> tuple[float, float]:
+def _default_goal(kpi: ScorecardKpi, firms: int) -> tuple[float, float]:
     """Baseline and target a facilitator would set where the template leaves them to the cluster."""
-    if per_member or kpi_type == "yes_no":
-        low, high = float(round(firms * 0.2)), float(round(firms * 0.8))
-    elif kpi_type in ("percent", "rating"):
+    if kpi.type == "rating":
+        low, high = 2.5, 4.0
+    elif kpi.type == "percent" or kpi.aggregate == "share_yes":
         low, high = 30.0, 70.0
+    elif kpi.per_member or kpi.type == "yes_no":
+        low, high = float(round(firms * 0.2)), float(round(firms * 0.8))
     else:
         low, high = 10.0, 20.0
-    return (high, low) if direction == "decrease" else (low, high)
+    return (high, low) if kpi.direction == "decrease" else (low, high)
 
 
 # Members get their links in the language of their country (the interface follows it; they can switch).
@@ -363,7 +367,7 @@ def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng
     scorecard = cluster_service.scorecard(session, cluster)
     for kpi in scorecard.kpis():
         if kpi.baseline is None or kpi.target is None:
-            baseline, target = _default_goal(kpi.type, kpi.per_member, len(demo.firms), kpi.direction)
+            baseline, target = _default_goal(kpi, len(demo.firms))
             cluster_service.update_kpi_settings(
                 session, cluster, kpi.key, KpiSettingsUpdate(baseline=baseline, target=target), actor=ACTOR
             )
@@ -378,13 +382,16 @@ def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng
         )
         round_service.set_status(session, round_, RoundStatus.open, actor=ACTOR)
         health = demo.health + 0.08 * index
-        # In the open round only part of the members have answered so far.
-        answering = participants[: max(3, int(len(participants) * 0.6))] if last else participants
+        # In the open round only part of the members have answered so far, and at least two have not (the
+        # demo prints their links first: a newcomer sees a fresh form).
+        answering = (
+            participants[: min(max(3, int(len(participants) * 0.6)), len(participants) - 2)] if last else participants
+        )
         for position, participant in enumerate(answering):
             firm_health = _clamp(health + rng.gauss(0, 0.12), 0.05, 0.95)
             answers = []
             for kpi in scorecard.kpis():
-                if kpi.level != "member":
+                if not scorecard.asks(kpi, participant.organisation_type):
                     continue
                 if kpi.type == "yes_no":
                     value: bool | float = rng.random() < firm_health
@@ -411,6 +418,7 @@ def _seed_cluster(session: Session, programme: Programme, demo: DemoCluster, rng
                 ResponseDraft(answers=answers, ratings=ratings),
                 scorecard=scorecard,
                 actor=ACTOR,
+                locale=MACHINE,
             )
             response_service.submit(session, response, client_id=None, actor=ACTOR)
         for kpi in scorecard.kpis():
@@ -479,14 +487,27 @@ def seed_people(session: Session, programme: Programme) -> list[tuple[str, str]]
     return logins
 
 
-def member_links(
-    session: Session, programme: Programme, *, base_url: str, per_cluster: int = 2
-) -> list[tuple[str, str, str]]:
-    """Fresh personal links for a few members of each demo cluster (tokens are stored hashed, so reissued)."""
+@dataclass(frozen=True)
+class MemberLink:
+    cluster: str
+    organisation: str
+    url: str
+    answered: bool  # submitted in the cluster's open round
+
+
+def member_links(session: Session, programme: Programme, *, base_url: str, per_cluster: int = 2) -> list[MemberLink]:
+    """Fresh personal links (tokens are stored hashed, so reissued) for a few members of each demo cluster who
+    have not answered the open round yet, so a newcomer sees a fresh form, then for one who has; those first."""
     links = []
     for cluster in cluster_service.list_clusters(session, programme_id=programme.id):
-        for participant in cluster_service.list_participants(session, cluster)[:per_cluster]:
+        open_round = next(r for r in round_service.list_rounds(session, cluster) if r.status == RoundStatus.open)
+        submitted = {r.participant_id for r in response_service.list_for_round(session, open_round) if r.submitted_at}
+        participants = cluster_service.list_participants(session, cluster)
+        waiting = [p for p in participants if p.id not in submitted][:per_cluster]
+        answered = [p for p in participants if p.id in submitted][:1]
+        for participant in waiting + answered:
             assert participant.id is not None
             token = auth_service.issue_member_link(session, participant.id)
-            links.append((cluster.name, participant.organisation, f"{base_url}/m/{token}"))
-    return links
+            url = f"{base_url}/m/{token}"
+            links.append(MemberLink(cluster.name, participant.organisation, url, participant.id in submitted))
+    return sorted(links, key=lambda link: link.answered)  # stable: clusters keep their order within each group

@@ -25,6 +25,11 @@ class AppError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers the error calls for, on a page as in the API."""
+        return {}
+
 
 class NotFound(AppError):
     """Also used for objects the caller may not see, so ids cannot be probed."""
@@ -48,6 +53,24 @@ class Unauthorized(AppError):
     status_code = 401
 
 
+class TooLarge(AppError):
+    """A request body beyond the size the route accepts (and, for OpenRosa, announces)."""
+
+    status_code = 413
+
+
+class TooSlow(AppError):
+    """A request body that did not arrive within the time a client is given to send it."""
+
+    status_code = 408
+
+
+class MailUnavailable(AppError):
+    """The mail server is not set up, cannot be reached or refused a message; the request changes nothing."""
+
+    status_code = 503
+
+
 class TooManyAttempts(AppError):
     """A rate limit was reached; retry_after (seconds) lets the handler send a Retry-After header."""
 
@@ -56,6 +79,10 @@ class TooManyAttempts(AppError):
     def __init__(self, message: str, *, retry_after: int, details: Any = None, **params: Any) -> None:
         super().__init__(message, details=details, **params)
         self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class FieldProblem(BaseModel):

@@ -4,6 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
@@ -15,30 +16,38 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app.auth.deps import load_principal, verify_csrf
+from app import apidocs, redaction
+from app.auth.deps import failed_attempts, load_principal, verify_csrf
 from app.auth.routes import api as access_api
 from app.auth.routes import pages as auth_pages
+from app.benchmarks import refresher as benchmark_refresher
 from app.benchmarks.routes import api as benchmarks_api
 from app.benchmarks.routes import pages as benchmark_pages
+from app.clusters.pages import pages as setup_pages
 from app.clusters.routes import router as clusters_api
 from app.config import ROOT, Settings, get_settings
 from app.dashboard.routes import pages as facilitator_pages
-from app.db import RequestLimit, make_engine
-from app.errors import API_ERROR_RESPONSES, AppError, TooManyAttempts, Unauthorized
+from app.db import DatabaseTurns, make_engine
+from app.errors import API_ERROR_RESPONSES, AppError, NotFound, Unauthorized
 from app.home import router as home_pages
 from app.i18n.routes import current_locale, locale_of
 from app.i18n.routes import router as i18n_pages
 from app.i18n.translation import _l, translated
+from app.interop.routes import MAX_IMPORT_BODY, is_openrosa, openrosa_error
 from app.interop.routes import openrosa as openrosa_routes
 from app.interop.routes import router as interop_api
+from app.people.routes import api as people_api
+from app.people.routes import pages as people_pages
+from app.request_body import BodyLimit
 from app.responses.pages import pages as member_form_pages
 from app.responses.routes import router as responses_api
 from app.rounds.routes import router as rounds_api
 from app.scorecards import service as scorecard_service
 from app.scorecards.routes import router as scorecards_api
 from app.scoring.routes import router as scoring_api
-from app.web import HTMX_CDN_ORIGIN, is_htmx, render, templates
+from app.web import is_htmx, render, templates
 
 log = logging.getLogger("clusterscore")
 
@@ -58,8 +67,8 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         # A policy for documents only: an htmx fragment lives under its page's policy, and every byte
-        # counts on a member's 2G autosave. Swagger UI (/docs) loads its own scripts from a CDN.
-        fragment = is_htmx(Request(scope)) or scope["path"].startswith("/docs")
+        # counts on a member's 2G autosave. A page may set a policy of its own (app.apidocs).
+        fragment = is_htmx(Request(scope))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -94,12 +103,30 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/openapi", "/docs"))
 
 
+async def app_error(request: Request, exc: AppError) -> Response:
+    """The one error path: an HTML page (or its htmx fragment) for pages, JSON for the API, XML for OpenRosa."""
+    headers = exc.headers
+    if is_openrosa(request):
+        response = openrosa_error(request, exc.message, exc.status_code, exc.details)
+        response.headers.update(headers)
+        return response
+    if _wants_html(request):
+        if isinstance(exc, Unauthorized) and request.method == "GET":
+            return RedirectResponse("/login", status_code=303)
+        context = {"title": _l("Not possible"), "message": exc.message}
+        return render(request, "error.html", context, status_code=exc.status_code, headers=headers)
+    locale = locale_of(request)
+    body: dict[str, object] = {"detail": exc.message.localized(locale)}
+    if exc.details is not None:
+        body["errors"] = translated(exc.details, locale)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url, pool_size=settings.requests_per_worker)
-    # Jinja checks a template file's time on every render when it may reload it: a system call that also lets
-    # go of the GIL, which a busy worker's other threads then hold for up to 5 ms (py-spy, bench/load.py).
-    # Templates change with a deployment, which restarts the workers; only development reloads them.
+    redaction.install()
+    engine = make_engine(settings.database_url)
+    # Templates change with a deployment, which restarts the workers: only development checks their files.
     templates.env.auto_reload = settings.environment == "development"
 
     @asynccontextmanager
@@ -110,7 +137,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 session.commit()
             for version in loaded:
                 log.info("loaded scorecard template %s version %s", version.key, version.version)
-        yield
+        async with anyio.create_task_group() as background:
+            if settings.benchmark_refresh_seconds:
+                background.start_soon(benchmark_refresher.keep_current, engine, settings.benchmark_refresh_seconds)
+            yield
+            background.cancel_scope.cancel()
         engine.dispose()
 
     app = FastAPI(
@@ -118,21 +149,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Participatory monitoring and evaluation of cluster initiatives with balanced scorecards.",
         lifespan=lifespan,
+        docs_url=None,  # app.apidocs serves both from local files
+        redoc_url=None,
         # Every request: refuse a state change without the CSRF token, resolve who is asking, and in which language.
-        dependencies=[Depends(verify_csrf), Depends(load_principal), Depends(current_locale)],
+        # failed_attempts comes first so that it ends last, after the request's transaction (see there).
+        dependencies=[
+            Depends(failed_attempts, scope="function"),
+            Depends(verify_csrf),
+            Depends(load_principal),
+            Depends(current_locale),
+        ],
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.database_turns = DatabaseTurns(engine)
 
-    script_src = "'self'" if settings.htmx_src == "local" else f"'self' {HTMX_CDN_ORIGIN}"
     csp = (
-        f"default-src 'self'; script-src {script_src}; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
 
     app.add_middleware(SecurityHeaders, csp=csp)
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    app.add_middleware(RequestLimit, limit=settings.requests_per_worker)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger=[(r"/api/v1/rounds/\d+/imports", MAX_IMPORT_BODY)],
+        timeout=settings.body_timeout_seconds,
+        refuse=app_error,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -141,34 +186,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.environment == "production",
     )
+    if settings.forwarded_allow_ips:
+        # Outermost, so that everything inside sees the client the trusted proxy names.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
-    @app.exception_handler(AppError)
-    async def app_error(request: Request, exc: AppError) -> Response:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
-        if _wants_html(request):
-            if isinstance(exc, Unauthorized) and request.method == "GET":
-                return RedirectResponse("/login", status_code=303)
-            context = {"title": _l("Not possible"), "message": exc.message}
-            response = render(request, "error.html", context, status_code=exc.status_code)
-            if headers:
-                response.headers.update(headers)
-            return response
-        locale = locale_of(request)
-        body: dict[str, object] = {"detail": exc.message.localized(locale)}
-        if exc.details is not None:
-            body["errors"] = translated(exc.details, locale)
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    app.add_exception_handler(AppError, app_error)  # type: ignore[arg-type]
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if is_openrosa(request):
+            return openrosa_error(request, _l("Some fields are not valid."), 400)
+        if _wants_html(request) and any(err["loc"][0] == "path" for err in exc.errors()):
+            # A page address whose id cannot exist (0, a word) names no page: the page a person can act on.
+            return await app_error(request, NotFound("No such page."))
         detail = _l("Some fields are not valid.").localized(locale_of(request))
         return JSONResponse({"detail": detail, "errors": _readable_validation_errors(exc)}, status_code=422)
 
     @app.exception_handler(IntegrityError)
-    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+    async def integrity_error(request: Request, exc: IntegrityError) -> Response:
         # Two requests raced to create the same thing (a double tap, two workers): the loser retries.
         log.info("integrity error turned into 409: %s", exc.orig)
         detail = _l("This was changed at the same time by another request; please retry.")
+        if is_openrosa(request):
+            return openrosa_error(request, detail, 409)
         return JSONResponse({"detail": detail.localized(locale_of(request))}, status_code=409)
 
     @app.exception_handler(DataError)
@@ -189,11 +229,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scoring_api,
         benchmarks_api,
         interop_api,
+        people_api,
     )
-    # Routes are tried in this order, one by one, on every request: the member's form (most requests by far)
-    # first, the JSON API (under its own prefix, used by scripts) last. No path of one router matches another's,
-    # so the order only decides how many routes a request is tried against (0.25 ms of CPU per member request
-    # here when the form came after the API's 42 routes).
+    # Routes are tried in this order on every request: the member's form (most requests by far) first, the JSON
+    # API (used by scripts) last. No path of one router matches another's, so the order only saves the member's
+    # requests a walk past the API's routes (docs/benchmarks.md).
     app.include_router(member_form_pages)
     app.include_router(home_pages)
     app.include_router(auth_pages)
@@ -201,8 +241,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(benchmark_pages)
     app.include_router(openrosa_routes)
     app.include_router(facilitator_pages)
+    app.include_router(apidocs.router)
+    app.include_router(setup_pages)
+    app.include_router(people_pages)
     for router in api_routers:
         app.include_router(router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
+    app.mount("/static/apidocs", CachedStaticFiles(directory=apidocs.FILES), name="apidocs")
     app.mount("/static", CachedStaticFiles(directory=ROOT / "static"), name="static")
     return app
 

@@ -11,14 +11,8 @@ from starlette.datastructures import FormData
 
 from app.config import ROOT
 from app.i18n import templating
-from app.i18n.routes import locale_of
-from app.i18n.translation import html_lang, use_locale
-
-# htmx is pinned, and the CDN copy is checked by its subresource-integrity hash.
-HTMX_VERSION = "2.0.11"
-HTMX_CDN_URL = f"https://unpkg.com/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
-HTMX_CDN_ORIGIN = "https://unpkg.com"
-HTMX_SRI = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+from app.i18n.routes import formats_of, locale_of
+from app.i18n.translation import RIGHT_TO_LEFT, SCRIPT_FONTS, Msg, html_lang, use_locale
 
 templates = Jinja2Blocks(directory=str(ROOT / "templates"))
 # Every interface string goes through gettext: {{ _("...") }} in templates, in the request's locale
@@ -67,26 +61,37 @@ def render(
     *,
     block: str | None = None,
     status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The whole page for a plain request, only `block` for an htmx request, from the same template."""
-    settings = request.app.state.settings
     locale = locale_of(request)
     full_context = {
         "request": request,
         "locale": locale,
         "lang": html_lang(locale),
+        "direction": "rtl" if locale in RIGHT_TO_LEFT else "ltr",
+        "script_font": SCRIPT_FONTS.get(locale),
         "csrf_token": request.session.get("csrf", ""),
         "principal": getattr(request.state, "principal", None),
-        "htmx_src": static_url("vendor/htmx.min.js") if settings.htmx_src == "local" else HTMX_CDN_URL,
-        "htmx_sri": None if settings.htmx_src == "local" else HTMX_SRI,
         **(context or {}),
     }
     block_name = block if block and is_htmx(request) else None
-    with use_locale(locale):  # the template is rendered here, so its gettext calls see this locale
+    with use_locale(formats_of(request)):  # rendered here, so gettext and the number filters see this locale
         response = templates.TemplateResponse(
             request, template, full_context, status_code=status_code, block_name=block_name
         )
     assert isinstance(response, HTMLResponse)
     response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
     response.headers["Content-Language"] = html_lang(locale)
+    response.headers.update(headers or {})
     return response
+
+
+def render_mail(template: str, locale: str, **context: Any) -> tuple[str, str]:
+    """A plain-text email in `locale` (the recipient's language, not the sender's): its first line is the subject,
+    the rest after a blank line the body."""
+    with use_locale(locale):
+        shown = {key: value.localized() if isinstance(value, Msg) else value for key, value in context.items()}
+        text = templates.env.get_template(template).render(**shown)
+    subject, _, body = text.strip().partition("\n\n")
+    return subject.strip(), body.strip() + "\n"

@@ -89,7 +89,8 @@ def build(session: Session, participants: int, rounds: int) -> tuple[int, int, s
         for kpi in cluster_kpis:
             from app.rounds.schemas import KpiValueSet
 
-            value = float(rng.randint(0, 100)) if kpi.type == "percent" else float(rng.randint(0, 50))
+            high = {"percent": 100, "yes_no": 1}.get(kpi.type, 50)  # a yes/no fact is 1 or 0
+            value = float(rng.randint(0, high))
             round_service.set_kpi_value(session, round_, kpi.key, KpiValueSet(value=value, note="bench"), actor="b")
         if number < rounds - 1:
             round_service.set_status(session, round_, RoundStatus.closed, actor="bench")

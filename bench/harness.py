@@ -36,7 +36,7 @@ POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@
 # One plausible answer per member-level KPI type (an autosave changes some of them each time).
 ANSWERS: dict[str, Any] = {"yes_no": True, "count": 3, "number": 1.5, "percent": 40, "rating": 3, "text": "ok"}
 # The same, as the member's form posts them (a decimal comma, as Spanish and Portuguese phones type it).
-POSTED = {"yes_no": "yes", "count": "3", "number": "1,5", "percent": "40", "rating": "3", "text": "ok"}
+POSTED = {"yes_no": "yes", "count": "3", "number": "1.5", "percent": "40", "rating": "3", "text": "ok"}
 
 
 @contextmanager
@@ -123,7 +123,7 @@ def _form_steps(scorecard: Scorecard) -> list[list[tuple[str, str]]]:
             fields.append((member_form.RATING + csf.key, str(1 + number % 5)))
             if number % 2 == 0:
                 fields.append((member_form.COMMENT + csf.key, "Because the training centre " + "helps us " * 12))
-            for kpi in member_form.member_kpis(csf):
+            for kpi in member_form.member_kpis(csf, scorecard, "firm"):
                 fields.append((member_form.ANSWER + kpi.key, POSTED[kpi.type]))
         steps.append(fields)
     return steps
@@ -142,7 +142,7 @@ def production_env(database_url: str, port: int) -> dict[str, str]:
         "ENVIRONMENT": "production",
         "SECRET_KEY": secrets.token_urlsafe(32),
         "DATABASE_URL": database_url,
-        "BASE_URL": f"http://127.0.0.1:{port}",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
 
 
@@ -170,6 +170,7 @@ class Server:
 
     def start(self, timeout: float = 30) -> "Server":
         command = [sys.executable, "-m", "uvicorn", self.app_path, "--host", "127.0.0.1", "--port", str(self.port)]
+        command.append("--no-proxy-headers")  # as in production: the app applies FORWARDED_ALLOW_IPS itself
         command += ["--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]
         command += ["--factory"] if self.factory else []
         self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, start_new_session=True)
@@ -236,3 +237,17 @@ def _cpu_seconds(pid: int) -> float:
     # Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the command name, which may hold spaces.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def checkout(ref: str) -> Iterator[Path]:
+    """A detached worktree of `ref`, removed afterwards. Both apps are seeded by this checkout's code, so
+    the two must have the same migrations."""
+    if subprocess.run(["git", "diff", "--quiet", ref, "--", "migrations"], cwd=ROOT).returncode != 0:
+        raise SystemExit(f"{ref} has other migrations than this checkout: compare commits with the same schema")
+    directory = Path(tempfile.mkdtemp(prefix="clusterscore-against-"))
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(directory), ref], cwd=ROOT, check=True)
+    try:
+        yield directory
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(directory)], cwd=ROOT, check=True)

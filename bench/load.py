@@ -15,6 +15,9 @@ on the same database (bench/minimal_app.py) with the same number of clients and 
   on a shared machine one run can be 20 % off).
 
     .venv/bin/python -m bench.load --members 100 --db sqlite --db postgres
+    .venv/bin/python -m bench.load --against main     # the same runs for another commit first, then this checkout
+
+Workers, as deployed (README, "Deployment"): one on SQLite, one per CPU on PostgreSQL (--workers sets both).
 """
 
 import argparse
@@ -36,7 +39,16 @@ from typing import Any
 import httpx
 
 from app.config import ROOT
-from bench.harness import Member, Server, Workshop, free_port, production_env, scratch_database, seed_workshop
+from bench.harness import (
+    Member,
+    Server,
+    Workshop,
+    checkout,
+    free_port,
+    production_env,
+    scratch_database,
+    seed_workshop,
+)
 from bench.minimal_app import create_table as create_minimal_table
 
 TARGET_P95_MS = 150
@@ -209,10 +221,11 @@ def _median(values: list[float]) -> float:
 
 
 def bench_database(
-    kind: str, *, members: int, changes: int, think: float, workers: int, capacity_runs: int
+    kind: str, *, members: int, changes: int, think: float, workers: int, capacity_runs: int, app_root: Path = ROOT
 ) -> dict[str, Any]:
     """Both phases on one scratch database. Each capacity run has a workshop of its own, so every member starts
-    from an empty form; app and minimal endpoint take turns, so a slow minute of a shared machine hits both."""
+    from an empty form; app and minimal endpoint take turns, so a slow minute of a shared machine hits both.
+    `app_root`: the checkout whose app is measured (the minimal endpoint is always this checkout's)."""
     with scratch_database(kind) as database_url:
         paced_workshop = seed_workshop(database_url, members=members)
         capacity_workshops = [
@@ -222,7 +235,7 @@ def bench_database(
         port = free_port()
         env = production_env(database_url, port)
 
-        with serving(APP, env, port, workers) as app_server:
+        with serving(APP, env, port, workers, cwd=app_root) as app_server:
             paced = _member_phase(app_server, paced_workshop, changes, think)
             rss = app_server.worker_rss_mb()
         per_member = max(paced.requests() // members, 1)
@@ -234,7 +247,7 @@ def bench_database(
         capacity: list[Stats] = []
         base_capacity: list[Stats] = []
         for workshop in capacity_workshops:
-            with serving(APP, env, port, workers) as app_server:
+            with serving(APP, env, port, workers, cwd=app_root) as app_server:
                 capacity.append(_member_phase(app_server, workshop, changes, 0))
                 rss = [max(a, b) for a, b in zip(rss, app_server.worker_rss_mb(), strict=True)]
             with serving(MINIMAL_APP, env, port, workers) as minimal:
@@ -246,7 +259,8 @@ def bench_database(
     ratio = _median(app_rates) / _median(base_rates)
     app_runs = [paced, *capacity]
     errors = sum(s.all_errors() for s in app_runs)
-    print(f"\n{kind}: {members} members, {changes} changes each, {workers} worker(s)")
+    code = "this checkout" if app_root == ROOT else f"the checkout in {app_root}"
+    print(f"\n{kind}: {members} members, {changes} changes each, {workers} worker(s), the app of {code}")
     print(f"  workshop pace: a change every {think * 0.5:g} to {think * 1.5:g} s per member, all starting at once")
     print(f"    member flow {paced.requests()} requests in {paced.seconds:.1f} s = {paced.rate():.1f} req/s")
     for kind_name in KINDS:
@@ -323,23 +337,37 @@ def main() -> int:
         "--think", type=float, default=5.0, help="mean seconds between a member's changes at workshop pace (default 5)"
     )
     parser.add_argument("--capacity-runs", type=int, default=3, help="capacity runs, median taken (default 3)")
-    parser.add_argument("--workers", type=int, help="uvicorn workers (default: one per CPU, as in production)")
+    parser.add_argument("--workers", type=int, help="uvicorn workers (default: 1 on SQLite, one per CPU on PostgreSQL)")
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"], help="repeat for both (default both)")
+    parser.add_argument("--against", metavar="REF", help="run the same for this git commit first (before/after)")
     args = parser.parse_args()
     if not 10 <= args.members <= 500:
         parser.error("--members must be between 10 and 500")
     print(f"Machine: {_machine()}")
-    results = {
-        db: bench_database(
-            db,
-            members=args.members,
-            changes=args.changes,
-            think=args.think,
-            workers=args.workers or os.cpu_count() or 1,
-            capacity_runs=max(args.capacity_runs, 1),
-        )
-        for db in args.db or ["sqlite", "postgres"]
-    }
+    results = {}
+    for db in args.db or ["sqlite", "postgres"]:
+        workers = args.workers or (1 if db == "sqlite" else os.cpu_count() or 1)
+
+        def run(app_root: Path, db: str = db, workers: int = workers) -> dict[str, Any]:
+            return bench_database(
+                db,
+                members=args.members,
+                changes=args.changes,
+                think=args.think,
+                workers=workers,
+                capacity_runs=max(args.capacity_runs, 1),
+                app_root=app_root,
+            )
+
+        if args.against:
+            with checkout(args.against) as other:
+                before = run(other)
+            results[db] = after = run(ROOT)
+            print(f"\n{db}: {args.against} -> this checkout")
+            for key in ("autosave_p95", "ratio", "errors"):
+                print(f"    {key:<14} {before[key]:10.2f} -> {after[key]:10.2f}")
+        else:
+            results[db] = run(ROOT)
     return 1 if any(r["errors"] for r in results.values()) else 0
 
 

@@ -2,8 +2,7 @@
 
 Measured in Debian's Chromium (Playwright's request sizes: headers plus the body as sent on the wire,
 i.e. gzip-compressed where the app compresses) against the app under uvicorn, on the Thai food
-cluster template (11 CSFs, 26 KPIs). htmx is served locally (HTMX_SRC=local) because the CDN is not
-reachable here; from the CDN it is the same pinned file, compressed the same way or better.
+cluster template (11 CSFs, 26 KPIs). htmx is the app's own copy (static/vendor), as every install serves it.
 
 Budgets (issue 4): first load <= 40 KB in <= 4 requests; one autosave <= 2 KB round trip.
 Run: make bench-page

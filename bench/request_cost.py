@@ -19,8 +19,6 @@ noisy machine (runs a few minutes apart differ by 20 % or more here, more than m
 import argparse
 import asyncio
 import random
-import subprocess
-import tempfile
 from collections import defaultdict
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
@@ -30,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from app.config import ROOT
-from bench.harness import Server, Workshop, free_port, production_env, scratch_database, seed_workshop
+from bench.harness import Server, Workshop, checkout, free_port, production_env, scratch_database, seed_workshop
 from bench.load import APP, KINDS, MINIMAL_APP, Stats, _member, _minimal_client, _pause, serving
 from bench.minimal_app import create_table as create_minimal_table
 
@@ -127,22 +125,8 @@ def cost(kind: str, *, members: int, changes: int) -> None:
         print(f"    {name:<10} {len(found.latencies[name]):6d} {ms:10.2f} ms {ms / insert_ms:8.1f}x")
 
 
-@contextmanager
-def _checkout(ref: str) -> Iterator[Path]:
-    """A detached worktree of `ref`, removed afterwards. Both apps are seeded by this checkout's code, so
-    the two must have the same migrations."""
-    if subprocess.run(["git", "diff", "--quiet", ref, "--", "migrations"], cwd=ROOT).returncode != 0:
-        raise SystemExit(f"{ref} has other migrations than this checkout: compare commits with the same schema")
-    directory = Path(tempfile.mkdtemp(prefix="clusterscore-against-"))
-    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(directory), ref], cwd=ROOT, check=True)
-    try:
-        yield directory
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(directory)], cwd=ROOT, check=True)
-
-
 def compare(kind: str, ref: str, *, members: int, changes: int) -> None:
-    with _checkout(ref) as other, scratch_database(kind) as theirs, scratch_database(kind) as ours:
+    with checkout(ref) as other, scratch_database(kind) as theirs, scratch_database(kind) as ours:
         workshops = [seed_workshop(url, members=members + WARM_UP) for url in (theirs, ours)]
         with _serving(theirs, root=other) as base, _serving(ours) as this:
             before, after = asyncio.run(_members([(base, workshops[0]), (this, workshops[1])], changes))

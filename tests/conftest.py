@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -22,6 +23,11 @@ from app import migrate
 from app.config import ROOT, Settings
 from app.db import make_engine, metadata
 from app.main import create_app
+
+# The same examples on every run, so CI fails only on a change; HYPOTHESIS_PROFILE=explore searches anew.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -82,7 +88,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(environment="test", database_url=database_url, scorecards_dir=ROOT / "scorecards")
+    # No background refreshing of benchmark roll-ups: tests that read benchmarks refresh them first, by hand.
+    return Settings(
+        environment="test", database_url=database_url, scorecards_dir=ROOT / "scorecards", benchmark_refresh_seconds=0
+    )
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from itertools import count
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.auth import service as auth_service
@@ -9,7 +11,9 @@ from app.auth.models import User
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant, Programme
 from app.clusters.schemas import ClusterCreate, ParticipantCreate, ProgrammeCreate
+from app.responses import service as response_service
 from app.responses.models import Answer, CsfRating, Response
+from app.responses.schemas import AnswerIn, RatingIn, ResponseDraft
 from app.rounds import service as round_service
 from app.rounds.models import Round
 from app.rounds.schemas import RoundCreate, RoundStatus
@@ -48,6 +52,39 @@ def open_round(session: Session, of: Cluster, label: str = "2026 H1") -> Round:
 
 
 PASSWORD = "correct horse battery staple"
+
+
+def submitted(
+    session: Session,
+    round_: Round,
+    member: Participant,
+    *,
+    answers: dict[str, object],
+    ratings: dict[str, int],
+    comments: dict[str, str] | None = None,
+) -> Response:
+    """The member's response to the round with these answers (by KPI key), ratings and "why?" comments (by CSF
+    key), submitted."""
+    response = response_service.start_response(session, round_, member)
+    why = comments or {}
+    draft = ResponseDraft(
+        answers=[AnswerIn(kpi_key=k, value=v) for k, v in answers.items()],  # type: ignore[arg-type]
+        ratings=[RatingIn(csf_key=k, rating=r, comment=why.get(k, "")) for k, r in ratings.items()],
+    )
+    scorecard = response_service.scorecard_for(session, response)
+    response_service.save_draft(session, response, draft, scorecard=scorecard, actor="test", locale="en")
+    return response_service.submit(session, response, client_id=None, actor="test")
+
+
+def logged_in(app: FastAPI, session: Session, account: User) -> TestClient:
+    """A browser-like client logged in as `account` with a session cookie (pages use cookies and CSRF)."""
+    session.commit()
+    http = TestClient(app)
+    http.headers["X-CSRF-Token"] = http.get("/api/v1/me").json()["csrf_token"]
+    response = http.post("/login", data={"email": account.email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    http.headers["X-CSRF-Token"] = http.get("/api/v1/me").json()["csrf_token"]
+    return http
 
 
 def user(session: Session, *, is_admin: bool = False, grants: tuple[tuple[str, Programme | Cluster], ...] = ()) -> User:

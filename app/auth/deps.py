@@ -1,49 +1,72 @@
 """Resolving the principal once per request, and refusing state changes without a CSRF token."""
 
-from fastapi import Request
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import security
 from app.auth import service as auth_service
 from app.auth.models import User
+from app.auth.policy import require_admin, require_staff, require_token_owner
 from app.auth.principal import Principal
-from app.clusters.models import Participant
-from app.db import SAFE_METHODS, database_work
+from app.db import SAFE_METHODS
 from app.deps import SessionDep
 from app.errors import Forbidden, Unauthorized
-from app.timeutil import as_utc
 
 
-def session_stamp(user: User) -> str:
-    """Stored in the session at login; a password change moves it on and so ends every other session."""
-    return as_utc(user.password_changed_at).isoformat()
-
-
-@database_work
 def load_principal(request: Request, session: SessionDep) -> Principal:
+    """Who is asking: a Bearer API token, or the browser's session cookie, whose identity holds only while its
+    server-side state does (a staff user's login session; a member's link or registration, and the member)."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
-        user = auth_service.user_for_api_token(session, header[7:].strip())
+        record_use = request.method not in SAFE_METHODS
+        user = auth_service.user_for_api_token(session, header[7:].strip(), record_use=record_use)
         if user is None:
             raise Unauthorized("This API token is not valid (any more).")
         principal = Principal(user=user, grants=auth_service.grants_of(session, user), via_api_token=True)
     else:
         principal = Principal()
-        user_id = request.session.get("user_id")
+        key = request.session.get("sid")
         participant_id = request.session.get("participant_id")
-        if user_id is not None:
-            user = session.get(User, user_id)
-            if user is not None and user.is_active and request.session.get("stamp") == session_stamp(user):
+        if key is not None:
+            user = auth_service.user_for_login_session(session, key)
+            if user is not None:
                 principal = Principal(user=user, grants=auth_service.grants_of(session, user))
             else:
-                request.session.pop("user_id", None)
+                request.session.pop("sid", None)
         elif participant_id is not None:
-            participant = session.get(Participant, participant_id)
-            if participant is not None and participant.active:
+            participant = auth_service.member_of_session(
+                session,
+                participant_id,
+                link_id=request.session.get("link_id"),
+                registration_id=request.session.get("registration_id"),
+            )
+            if participant is not None:
                 principal = Principal(participant=participant)
             else:
-                request.session.pop("participant_id", None)
+                for name in ("participant_id", "link_id", "registration_id"):
+                    request.session.pop(name, None)
     request.state.principal = principal
     return principal
+
+
+async def failed_attempts(request: Request) -> AsyncIterator[auth_service.FailedAttempts]:
+    """The request's failed login, join-code and password attempts, recorded by the rate limiter in a session of
+    its own. An app-wide dependency listed before the request's session, so that it ends after it: the
+    request's transaction is over, committed or rolled back, when the failures are recorded."""
+    attempts = auth_service.FailedAttempts()
+    try:
+        yield attempts
+    finally:
+        if attempts.buckets:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(attempts.record, request.app.state.engine)
+
+
+FailedAttemptsDep = Annotated[auth_service.FailedAttempts, Depends(failed_attempts, scope="function")]
 
 
 async def verify_csrf(request: Request) -> None:
@@ -65,3 +88,33 @@ async def verify_csrf(request: Request) -> None:
         submitted = str((await request.form()).get("csrf_token") or "")
     if not security.csrf_matches(request.session.get("csrf"), submitted):
         raise Forbidden("The form has expired or did not come from this site. Reload the page and try again.")
+
+
+async def get_principal(request: Request) -> Principal:
+    """The principal load_principal resolved for this request."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def _staff(principal: PrincipalDep) -> Principal:
+    require_staff(principal)
+    return principal
+
+
+async def _admin(principal: PrincipalDep) -> Principal:
+    require_admin(principal)
+    return principal
+
+
+async def _token_owner(principal: PrincipalDep) -> User:
+    require_token_owner(principal)
+    assert principal.user is not None
+    return principal.user
+
+
+StaffDep = Annotated[Principal, Depends(_staff)]
+AdminDep = Annotated[Principal, Depends(_admin)]
+TokenOwnerDep = Annotated[User, Depends(_token_owner)]

@@ -30,7 +30,7 @@ class User(SQLModel, table=True):
     is_admin: bool = False
     is_active: bool = True
     language: str | None = Field(default=None, max_length=10)
-    # Sessions issued before this moment are void: changing the password logs out other devices.
+    # A change ends every session of the user and revokes every API token (app.auth.service.set_password).
     password_changed_at: datetime = timestamp()
     created_at: datetime = timestamp()
 
@@ -91,7 +91,40 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = timestamp()
     last_used_at: datetime | None = timestamp(nullable=True)
+    # Optional: a token for a one-off script should not stay valid for years.
+    expires_at: datetime | None = timestamp(nullable=True)
     revoked_at: datetime | None = timestamp(nullable=True)
+
+
+class LoginSession(SQLModel, table=True):
+    """A staff user's logged-in browser. The browser holds a random key in its (signed) session cookie and the
+    row, found by the key's hash, is what makes it valid: logging out, a password change or a deactivation ends
+    the row, and a copied cookie is worth nothing from then on."""
+
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    created_at: datetime = timestamp()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = timestamp(nullable=True)
+
+
+class AccountLink(SQLModel, table=True):
+    """A one-time link with which an invited staff user sets their own password: nobody else ever knows it.
+
+    Only its hash is kept; it expires, and it is used up by the first password set with it."""
+
+    __tablename__ = "account_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = timestamp()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = timestamp(nullable=True)
 
 
 class MemberLink(SQLModel, table=True):

@@ -7,23 +7,22 @@ A capability is what a principal may do with one cluster initiative:
 - manage:    change the cluster, its scorecard, rounds, participants, KPI values
 - answer:    fill in one's own self-evaluation
 
-Objects a principal may not see raise NotFound, exactly like objects that do not exist.
+Objects a principal may not see raise NotFound, exactly like objects that do not exist. Rules only: the
+dependencies that load an object and check it live next to their domain (app/clusters/deps.py,
+app/rounds/deps.py, app/responses/deps.py), the principal's in app/auth/deps.py.
 """
 
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
-from fastapi import Depends, Request
 from sqlmodel import Session, col, select
 
+from app.auth.models import Grant
 from app.auth.principal import Principal
-from app.clusters import service as cluster_service
-from app.clusters.models import Cluster, Participant, Programme
-from app.deps import PathId, SessionDep
+from app.clusters.models import Cluster, Programme
 from app.errors import Forbidden, NotFound, Unauthorized
-from app.responses import service as response_service
 from app.responses.models import Response
-from app.rounds import service as round_service
-from app.rounds.models import Round
 
 Capability = Literal["read", "results", "responses", "manage", "answer"]
 
@@ -101,6 +100,48 @@ def require_programme_agency(principal: Principal, programme: Programme) -> None
         raise Forbidden("Only the programme's agency staff can do this.")
 
 
+def require_benchmark_attributes(principal: Principal, cluster: Cluster) -> None:
+    """A cluster's sector, country, region, typology and stage decide its peer groups: they are set by the
+    agency staff of its programme or an administrator, never by its facilitator, who could otherwise move
+    it from group to group to isolate a peer (docs/disclosure.md, rule 2)."""
+    require(principal, cluster, "manage")
+    assert principal.user is not None
+    if principal.user.is_admin:
+        return
+    if not any(g.role == "agency" and g.programme_id == cluster.programme_id for g in principal.grants):
+        raise Forbidden("Only the programme's agency staff set what decides a cluster's peer groups.")
+
+
+def people_programmes(principal: Principal) -> set[int] | None:
+    """Programmes whose staff roles the principal gives and takes: every one for an administrator (None), their
+    own for agency staff, none for anyone else."""
+    if principal.user is not None and principal.user.is_admin:
+        return None
+    return {g.programme_id for g in principal.grants if g.role == "agency" and g.programme_id is not None}
+
+
+def require_people_manager(principal: Principal) -> set[int] | None:
+    require_staff(principal)
+    programmes = people_programmes(principal)
+    if programmes is not None and not programmes:
+        raise Forbidden("Only administrators and agency staff invite people and give roles.")
+    return programmes
+
+
+def require_role_scope(
+    session: Session, principal: Principal, programme_id: int | None, cluster_id: int | None
+) -> None:
+    """A role may be given or taken on a programme, or a cluster of one, that the principal's agency role covers."""
+    programmes = require_people_manager(principal)
+    if programmes is None:
+        return
+    if cluster_id is not None:
+        cluster = session.get(Cluster, cluster_id)
+        programme_id = cluster.programme_id if cluster is not None else None
+    if programme_id not in programmes:
+        raise NotFound("No such programme or cluster initiative.")
+
+
 def require_staff(principal: Principal) -> None:
     if not principal.is_authenticated:
         raise Unauthorized("Please log in.")
@@ -137,88 +178,12 @@ def response_access(principal: Principal, cluster: Cluster, response: Response, 
     raise NotFound("No such response.")
 
 
-# --- FastAPI dependencies: a route names the capability it needs and receives the checked object ----------
-
-
-async def get_principal(request: Request) -> Principal:
-    """Async, like every dependency that touches no database: a plain function would cost each request a
-    trip through the thread pool (about 0.15 ms of CPU here, bench/load.py)."""
-    principal: Principal = request.state.principal
-    return principal
-
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def cluster_for(capability: Capability) -> Any:
-    def dependency(cluster_id: PathId, session: SessionDep, principal: PrincipalDep) -> Cluster:
-        cluster = cluster_service.get_cluster(session, cluster_id)
-        require(principal, cluster, capability)
-        return cluster
-
-    return Depends(dependency)
-
-
-def checked_round(
-    session: Session, principal: Principal, round_id: int, capability: Capability
-) -> tuple[Round, Cluster]:
-    """For a dependency that needs the cluster too (keeping it also keeps it in the session's identity map,
-    which holds rows only while something refers to them: a later get_cluster then costs no query)."""
-    round_, cluster = round_service.get_round_with_cluster(session, round_id)
-    require(principal, cluster, capability)
-    return round_, cluster
-
-
-def round_for(capability: Capability) -> Any:
-    def dependency(round_id: PathId, session: SessionDep, principal: PrincipalDep) -> Round:
-        return checked_round(session, principal, round_id, capability)[0]
-
-    return Depends(dependency)
-
-
-def response_for(*, write: bool) -> Any:
-    def dependency(response_id: PathId, session: SessionDep, principal: PrincipalDep) -> Response:
-        response = response_service.get_response(session, response_id)
-        _round, cluster = round_service.get_round_with_cluster(session, response.round_id)
-        response_access(principal, cluster, response, write=write)
-        return response
-
-    return Depends(dependency)
-
-
-def participant_for(capability: Capability) -> Any:
-    def dependency(participant_id: PathId, session: SessionDep, principal: PrincipalDep) -> Participant:
-        participant = cluster_service.get_participant(session, participant_id)
-        require(principal, cluster_service.get_cluster(session, participant.cluster_id), capability)
-        return participant
-
-    return Depends(dependency)
-
-
-def programme_for(*, agency: bool) -> Any:
-    def dependency(programme_id: PathId, session: SessionDep, principal: PrincipalDep) -> Programme:
-        programme = cluster_service.get_programme(session, programme_id)
-        (require_programme_agency if agency else require_programme)(principal, programme)
-        return programme
-
-    return Depends(dependency)
-
-
-async def _staff(principal: PrincipalDep) -> Principal:
-    require_staff(principal)
-    return principal
-
-
-async def _admin(principal: PrincipalDep) -> Principal:
-    require_admin(principal)
-    return principal
-
-
-StaffDep = Annotated[Principal, Depends(_staff)]
-AdminDep = Annotated[Principal, Depends(_admin)]
-
-
-# --- facilitator pages: staff only, even for capabilities members share (read, results) ------------
+def require_token_owner(principal: Principal) -> None:
+    """API tokens are looked up among the caller's own: a member has none, so any token id is not found."""
+    if not principal.is_authenticated:
+        raise Unauthorized("Please log in.")
+    if principal.user is None:
+        raise NotFound("No such API token.")
 
 
 def require_staff_on(principal: Principal, cluster: Cluster, capability: Capability) -> None:
@@ -226,24 +191,6 @@ def require_staff_on(principal: Principal, cluster: Cluster, capability: Capabil
     require(principal, cluster, capability)
     if principal.user is None:
         raise NotFound("No such cluster.")
-
-
-def staff_cluster_for(capability: Capability) -> Any:
-    def dependency(cluster_id: int, session: SessionDep, principal: PrincipalDep) -> Cluster:
-        cluster = cluster_service.get_cluster(session, cluster_id)
-        require_staff_on(principal, cluster, capability)
-        return cluster
-
-    return Depends(dependency)
-
-
-def staff_round_for(capability: Capability) -> Any:
-    def dependency(round_id: int, session: SessionDep, principal: PrincipalDep) -> Round:
-        round_, cluster = round_service.get_round_with_cluster(session, round_id)
-        require_staff_on(principal, cluster, capability)
-        return round_
-
-    return Depends(dependency)
 
 
 # --- benchmarks (issue 6): who sees peers by name, and whose data a viewer already sees ---------------
@@ -274,10 +221,62 @@ def require_benchmark_agency(principal: Principal) -> None:
         raise Forbidden("Comparisons across clusters by name are for the programme's agency staff.")
 
 
-def benchmark_own_clusters(session: Session, principal: Principal) -> set[int]:
-    """Clusters whose results the principal sees directly. They never count among the peers shown to
-    them, and the differencing control runs over the peer groups of all of them together, so holding
-    several clusters (a facilitator of two, a programme observer) opens no extra way in."""
+@dataclass(frozen=True)
+class BenchmarkViewer:
+    """Who is looking at peer aggregates, as the disclosure rules see them (docs/disclosure.md, rules 3 and 5).
+
+    - exclude: every cluster the person behind this session can see otherwise; never among their peers.
+    - owns: the clusters this session can open a comparison for (the differencing control runs over the groups
+      around all of them together, so holding several opens no extra way in).
+    - audience: whom the release history records what is shown here for; audiences: every audience the person
+      behind this session can also act as, whose history decides what may be shown next.
+    """
+
+    exclude: frozenset[int]
+    owns: frozenset[int]
+    audience: str
+    audiences: frozenset[str]
+
+
+def _grant_clusters(session: Session, grants: Sequence[Grant], *, roles: Iterable[str]) -> set[int]:
+    """The clusters these grants (of the given roles) reach: granted clusters and the clusters of granted programmes."""
+    chosen = [g for g in grants if g.role in roles]
+    ids = {g.cluster_id for g in chosen if g.cluster_id is not None}
+    programmes = {g.programme_id for g in chosen if g.programme_id is not None}
+    if programmes:
+        ids |= {i for i in session.exec(select(Cluster.id).where(col(Cluster.programme_id).in_(programmes))) if i}
+    return {i for i in ids if i is not None}
+
+
+# Roles whose holders can issue member links and join codes for a cluster, and so open a member's session.
+MEMBER_SESSION_ROLES = ("facilitator", "agency")
+
+
+def benchmark_viewer(session: Session, principal: Principal) -> BenchmarkViewer:
+    """A staff user excludes every cluster of every grant they hold and acts as themselves and as the members of
+    each cluster they manage. A member session of cluster C may be held by anyone who can issue C's links: it
+    excludes everything those people see, and acts as each of them (administrators see everything by name and
+    are no one's peers)."""
     if principal.participant is not None:
-        return {principal.participant.cluster_id}
-    return {c.id for c in visible_clusters(session, principal) if c.id is not None}
+        cluster_id = principal.participant.cluster_id
+        cluster = session.get(Cluster, cluster_id)
+        programme_id = cluster.programme_id if cluster is not None else None
+        holders = select(Grant.user_id).where(
+            ((Grant.role == "facilitator") & (Grant.cluster_id == cluster_id))
+            | ((Grant.role == "agency") & (Grant.programme_id == programme_id))
+        )
+        grants = list(session.exec(select(Grant).where(col(Grant.user_id).in_(holders))))
+        exclude = {cluster_id} | _grant_clusters(session, grants, roles=STAFF_CAPABILITIES)
+        audiences = {f"user:{g.user_id}" for g in grants}
+        for user_id in {g.user_id for g in grants}:
+            mine = [g for g in grants if g.user_id == user_id]
+            audiences |= {f"members:{c}" for c in _grant_clusters(session, mine, roles=MEMBER_SESSION_ROLES)}
+        audience = f"members:{cluster_id}"
+        return BenchmarkViewer(frozenset(exclude), frozenset({cluster_id}), audience, frozenset(audiences | {audience}))
+    assert principal.user is not None
+    seen = _grant_clusters(session, principal.grants, roles=STAFF_CAPABILITIES)
+    managed = _grant_clusters(session, principal.grants, roles=MEMBER_SESSION_ROLES)
+    audience = f"user:{principal.user.id}"
+    return BenchmarkViewer(
+        frozenset(seen), frozenset(seen), audience, frozenset({audience} | {f"members:{c}" for c in managed})
+    )

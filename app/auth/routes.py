@@ -1,6 +1,6 @@
 """Logging in and out, password change, the members' ways in (personal link, join code), API tokens."""
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 import segno
@@ -10,19 +10,23 @@ from pydantic import BaseModel, Field
 
 from app.auth import security
 from app.auth import service as auth_service
-from app.auth.deps import session_stamp
-from app.auth.policy import PrincipalDep, StaffDep, participant_for, round_for
+from app.auth.deps import FailedAttemptsDep, PrincipalDep, StaffDep, TokenOwnerDep
+from app.auth.models import ApiToken
 from app.clusters import service as cluster_service
+from app.clusters.deps import participant_for
 from app.clusters.models import Participant
 from app.clusters.schemas import ParticipantCreate
-from app.db import database_work
 from app.deps import PathId, SessionDep, SettingsDep
-from app.errors import AppError, Conflict, NotFound
+from app.errors import AppError, Conflict, InvalidInput, NotFound
 from app.rounds import service as round_service
+from app.rounds.deps import round_for
 from app.rounds.models import Round
 from app.web import redirect_after_post, render
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
+# Marks a browser that logged into an account (security.device_cookie); it outlives logging out, by design.
+DEVICE_COOKIE = "clusterscore_device"
+DEVICE_COOKIE_AGE = 365 * 24 * 3600
 api = APIRouter(tags=["access"])
 
 
@@ -43,19 +47,49 @@ def login_page(request: Request) -> Response:
 
 @pages.post("/login", response_class=HTMLResponse)
 def login(
-    request: Request, session: SessionDep, email: Annotated[str, Form()], password: Annotated[str, Form()]
+    request: Request,
+    session: SessionDep,
+    attempts: FailedAttemptsDep,
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
 ) -> Response:
+    secret = request.app.state.settings.secret_key
+    device = security.device_of(request.cookies.get(DEVICE_COOKIE), email, secret)
     try:
-        user = auth_service.authenticate(session, email=email, password=password, client_ip=_client_ip(request))
+        user = auth_service.authenticate(
+            session,
+            email=email,
+            password=password,
+            client_ip=_client_ip(request),
+            device=device,
+            attempts=attempts,
+        )
     except AppError as exc:
         context = {"error": exc.message, "email": email}
-        return render(request, "auth/login.html", context, block="login_form", status_code=exc.status_code)
-    _start_session(request, user_id=user.id, stamp=session_stamp(user))
-    return redirect_after_post("/", request)
+        return render(
+            request, "auth/login.html", context, block="login_form", status_code=exc.status_code, headers=exc.headers
+        )
+    _start_session(request, sid=auth_service.start_login_session(session, user))
+    response = redirect_after_post("/", request)
+    if device is None:
+        # This browser is now known as the owner's: its failed logins are counted apart from everyone else's.
+        response.set_cookie(
+            DEVICE_COOKIE,
+            security.device_cookie(user.email, secret),
+            max_age=DEVICE_COOKIE_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=request.app.state.settings.environment == "production",
+        )
+    return response
 
 
 @pages.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    """Ends this browser's session on the server too: the cookie, kept or copied, opens nothing afterwards."""
+    key = request.session.get("sid")
+    if key is not None:
+        auth_service.end_login_session(session, key)
     request.session.clear()
     return redirect_after_post("/", request)
 
@@ -70,27 +104,100 @@ def change_password(
     request: Request,
     session: SessionDep,
     principal: StaffDep,
+    attempts: FailedAttemptsDep,
     current: Annotated[str, Form()],
     new: Annotated[str, Form()],
 ) -> Response:
+    """Every session and API token of the user ends; this browser gets a new session."""
     assert principal.user is not None
     try:
-        auth_service.change_password(session, principal.user, current=current, new=new)
+        auth_service.change_password(session, principal.user, current=current, new=new, attempts=attempts)
     except AppError as exc:
-        return render(request, "auth/password.html", {"error": exc.message}, status_code=exc.status_code)
-    _start_session(request, user_id=principal.user.id, stamp=session_stamp(principal.user))
+        context = {"error": exc.message}
+        return render(request, "auth/password.html", context, status_code=exc.status_code, headers=exc.headers)
+    _start_session(request, sid=auth_service.start_login_session(session, principal.user))
     return render(request, "auth/password.html", {"done": True})
 
 
+def _tokens_page(
+    request: Request, session: SessionDep, principal: StaffDep, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    assert principal.user is not None
+    tokens = [_token_read(t) for t in auth_service.api_tokens(session, principal.user)]
+    return render(request, "auth/tokens.html", {"tokens": tokens, **context}, status_code=status_code)
+
+
+@pages.get("/account/tokens", response_class=HTMLResponse)
+def tokens_page(request: Request, session: SessionDep, principal: StaffDep) -> Response:
+    return _tokens_page(request, session, principal, {})
+
+
+@pages.post("/account/tokens", response_class=HTMLResponse)
+def create_token(
+    request: Request,
+    session: SessionDep,
+    principal: StaffDep,
+    name: Annotated[str, Form(max_length=100)] = "",
+    expires_on: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """The new token is on the page this once, never again."""
+    assert principal.user is not None
+    try:
+        expires_at = _end_of_day(expires_on) if expires_on else None
+        token, plaintext = auth_service.issue_api_token(session, principal.user, name, expires_at=expires_at)
+    except AppError as exc:
+        context = {"error": exc.message, "form": {"name": name, "expires_on": expires_on}}
+        return _tokens_page(request, session, principal, context, status_code=exc.status_code)
+    return _tokens_page(request, session, principal, {"issued": plaintext, "issued_name": token.name})
+
+
+@pages.post("/account/tokens/{token_id}/revoke")
+def revoke_token(token_id: PathId, request: Request, session: SessionDep, owner: TokenOwnerDep) -> Response:
+    auth_service.revoke_api_token(session, owner, token_id)
+    return redirect_after_post("/account/tokens", request)
+
+
+def _end_of_day(day: str) -> datetime:
+    """A date typed in the form: the token works through that day (UTC)."""
+    try:
+        return datetime.combine(date.fromisoformat(day), time.max, tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput("Enter the date as YYYY-MM-DD.") from None
+
+
+def _start_member_session(request: Request, session: SessionDep, **way_in: int | None) -> None:
+    """A member's session, named by its way in (the link or the registration), which it lasts as long as. A staff
+    session it replaces ends on the server too."""
+    key = request.session.get("sid")
+    if key is not None:
+        auth_service.end_login_session(session, key)
+    _start_session(request, **way_in)
+
+
 @pages.get("/m/{token}")
-@database_work
-def member_link(token: str, request: Request, session: SessionDep) -> Response:
-    """A member's personal link: no password, the long random token is the credential."""
-    participant_id = auth_service.participant_for_token(session, token)
-    if participant_id is None:
+def member_link(token: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+    """A member's personal link: no password, the long random token is the credential. A logged-in staff user
+    is asked first: a link from another site must not turn a facilitator's browser into a member's."""
+    found = auth_service.link_for_token(session, token)
+    if found is None:
         return render(request, "auth/link_invalid.html", status_code=404)
-    _start_session(request, participant_id=participant_id)
+    link, participant = found
+    if principal.user is not None:
+        context = {"participant": participant, "action": request.url.path}
+        return render(request, "auth/switch.html", context)
+    _start_session(request, participant_id=participant.id, link_id=link.id)
     return RedirectResponse("/", status_code=303)
+
+
+@pages.post("/m/{token}")
+def switch_to_member(token: str, request: Request, session: SessionDep) -> Response:
+    """The staff user confirmed: their session ends and the member's begins."""
+    found = auth_service.link_for_token(session, token)
+    if found is None:
+        return render(request, "auth/link_invalid.html", status_code=404)
+    link, participant = found
+    _start_member_session(request, session, participant_id=participant.id, link_id=link.id)
+    return redirect_after_post("/", request)
 
 
 @pages.get("/join", response_class=HTMLResponse)
@@ -103,27 +210,35 @@ def join(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    attempts: FailedAttemptsDep,
     code: Annotated[str, Form(max_length=20)],
     person_name: Annotated[str, Form(min_length=1, max_length=200)],
     organisation: Annotated[str, Form(min_length=1, max_length=200)],
 ) -> Response:
     try:
         join_code = auth_service.round_for_join_code(
-            session, code, secret=settings.secret_key, client_ip=_client_ip(request)
+            session,
+            code,
+            secret=settings.secret_key,
+            client_ip=_client_ip(request),
+            device=request.session.setdefault("device", security.new_session_key()),
+            attempts=attempts,
         )
         round_ = round_service.get_round(session, join_code.round_id)
         if round_.status != "open":
             raise Conflict("This round is not open for answers.")
     except AppError as exc:
         context = {"error": exc.message, "code": code, "person_name": person_name, "organisation": organisation}
-        return render(request, "auth/join.html", context, status_code=exc.status_code)
+        return render(request, "auth/join.html", context, status_code=exc.status_code, headers=exc.headers)
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
-    participant = cluster_service.add_participant(
+    participant = auth_service.returning_registrant(
+        session, join_code, organisation=organisation, person_name=person_name
+    ) or cluster_service.add_participant(
         session, cluster, ParticipantCreate(organisation=organisation.strip(), person_name=person_name.strip())
     )
     assert participant.id is not None
-    auth_service.record_registration(session, join_code, participant.id)
-    _start_session(request, participant_id=participant.id)
+    registration = auth_service.record_registration(session, join_code, participant.id)
+    _start_member_session(request, session, participant_id=participant.id, registration_id=registration.id)
     return redirect_after_post("/", request)
 
 
@@ -156,20 +271,60 @@ def me(request: Request, principal: PrincipalDep) -> Any:
 
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
+    expires_at: datetime | None = Field(default=None, description="Optional: the token stops working then")
 
 
 class TokenIssued(BaseModel):
     id: int
     name: str
+    expires_at: datetime | None
     token: str = Field(description="Shown once; store it safely")
+
+
+class TokenRead(BaseModel):
+    """A token as listed: never the token itself, which only its creator saw, once."""
+
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    active: bool
+
+
+def _token_read(token: ApiToken) -> TokenRead:
+    assert token.id is not None
+    return TokenRead(
+        id=token.id,
+        name=token.name,
+        created_at=token.created_at,
+        last_used_at=token.last_used_at,
+        expires_at=token.expires_at,
+        revoked_at=token.revoked_at,
+        active=auth_service.is_api_token_active(token),
+    )
+
+
+@api.get("/me/tokens", response_model=list[TokenRead])
+def list_api_tokens(session: SessionDep, principal: StaffDep) -> Any:
+    """Your API tokens, newest first, with when each was last used; revoked and expired ones too."""
+    assert principal.user is not None
+    return [_token_read(t) for t in auth_service.api_tokens(session, principal.user)]
 
 
 @api.post("/me/tokens", response_model=TokenIssued, status_code=201)
 def issue_api_token(data: TokenCreate, session: SessionDep, principal: StaffDep) -> Any:
+    """A new personal token for scripts, shown in this answer only. A password change revokes every token."""
     assert principal.user is not None
-    token, plaintext = auth_service.issue_api_token(session, principal.user, data.name)
+    token, plaintext = auth_service.issue_api_token(session, principal.user, data.name, expires_at=data.expires_at)
     assert token.id is not None
-    return TokenIssued(id=token.id, name=token.name, token=plaintext)
+    return TokenIssued(id=token.id, name=token.name, expires_at=token.expires_at, token=plaintext)
+
+
+@api.delete("/me/tokens/{token_id}", status_code=204)
+def revoke_api_token(token_id: PathId, session: SessionDep, owner: TokenOwnerDep) -> None:
+    auth_service.revoke_api_token(session, owner, token_id)
 
 
 class MemberLinkIssued(BaseModel):
@@ -193,7 +348,7 @@ def issue_member_link(
     """Issue (or reissue: the old link stops working) a participant's personal link."""
     assert participant.id is not None
     token = auth_service.issue_member_link(session, participant.id, expires_at=data.expires_at)
-    url = f"{settings.base_url}/m/{token}"
+    url = f"{settings.public_url}/m/{token}"
     qr_svg = segno.make(url, error="m").svg_data_uri(scale=4)
     return MemberLinkIssued(participant_id=participant.id, url=url, qr_svg=qr_svg, expires_at=data.expires_at)
 

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
+from datetime import timedelta
 from functools import cache
 
 from pwdlib import PasswordHash
@@ -112,6 +113,10 @@ def new_member_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_session_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def new_api_token() -> str:
     """The prefix lets secret scanners and people recognise a leaked ClusterScore token."""
     return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -166,3 +171,32 @@ def csrf_matches(session_token: str | None, submitted: str | None) -> bool:
     if not session_token or not submitted:
         return False
     return constant_time_equals(session_token, submitted)
+
+
+def login_delay(failures: int, *, free: int, longest: timedelta) -> timedelta:
+    """How long to wait after the last failure before the next try: nothing for the first `free` failures,
+    then 1 s, 2 s, 4 s ... doubling, at most `longest`. A person who mistypes a few times never waits; a guesser
+    at one address gets a dozen more tries an hour."""
+    if failures < free:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** min(failures - free, 30)), longest)
+
+
+def device_cookie(email: str, secret: str) -> str:
+    """Set in a browser that logged into an account: it is then known as the owner's device. Bound to the
+    account by a keyed hash, so it cannot be forged or moved to another account."""
+    nonce = secrets.token_urlsafe(16)
+    return f"{nonce}.{_device_signature(email, nonce, secret)}"
+
+
+def device_of(cookie: str | None, email: str, secret: str) -> str | None:
+    """The device's id when `cookie` was set by a login into this account, else None."""
+    nonce, _, signature = (cookie or "").partition(".")
+    if not nonce or len(cookie or "") > 200:
+        return None
+    return nonce if constant_time_equals(signature, _device_signature(email, nonce, secret)) else None
+
+
+def _device_signature(email: str, nonce: str, secret: str) -> str:
+    message = f"device:{email.strip().lower()}:{nonce}".encode()
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()[:32]

@@ -7,12 +7,15 @@ No database and no web framework, so that the confidentiality guarantee can be t
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
+from typing import Any, TypeVar
 
-from app.scoring import logic as scoring
+from rapidfuzz import fuzz
+
+T = TypeVar("T")
 
 # Peer-group dimensions, in the order the interface lists them.
 DIMENSIONS: tuple[str, ...] = ("programme", "sector", "country", "region", "typology", "stage")
@@ -34,44 +37,131 @@ def period_of(period_start: date | None, period_end: date | None, created: date)
     return f"{when.year}-H{1 if when.month <= 6 else 2}"
 
 
-def latest_round_per_period(rounds: Iterable[tuple[int, str, date, int]]) -> dict[str, int]:
-    """Of (round_id, period, end date, sequence) for one cluster, the round that counts per period:
-    the one that ends last, then the one created last."""
-    chosen: dict[str, tuple[date, int, int]] = {}
-    for round_id, period, end, sequence in rounds:
-        candidate = (end, sequence, round_id)
-        if period not in chosen or candidate > chosen[period]:
-            chosen[period] = candidate
-    return {period: item[2] for period, item in chosen.items()}
-
-
 # --- peer statistics ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PeerStats:
-    """Aggregates of one peer group for one measure; never an individual peer's value."""
+    """Aggregates of one peer group for one measure; never an individual peer's value.
+
+    A quartile is None when releasing it would show one peer's own figure (see `released_quartiles`);
+    `band` places the viewed cluster's own value between the quartiles that are shown."""
 
     n: int
-    q1: float
-    median: float
-    q3: float
-    percentile_rank: float | None  # of the viewed cluster among its peers, when it has a value
+    q1: float | None
+    median: float | None
+    q3: float | None
+    band: str | None
 
 
-def peer_stats(values: Sequence[float], own: float | None) -> PeerStats | None:
-    """Quartiles of the peers and the cluster's percentile rank among them (the scoring engine's rules)."""
-    clean = [v for v in values if math.isfinite(v)]
-    q = scoring.quartiles(clean)
-    if q is None:
+QUARTILE_NAMES = ("q1", "median", "q3")
+
+
+def quartile_neighbours(n: int) -> list[tuple[int, int]]:
+    """For each quartile of n sorted values: the index j of the value below it and the weight (0-3, in
+    quarters) of the value above it, as the inclusive method interpolates between x[j] and x[j + 1]."""
+    return [divmod(i * (n - 1), 4) for i in (1, 2, 3)]
+
+
+def inclusive_quartiles(ordered: Sequence[float]) -> tuple[float, float, float]:
+    """Inclusive quartiles of sorted values computed exactly as PostgreSQL's percentile_cont does (the value
+    below, plus the fraction of the step to the value above: lo + d/4 * (hi - lo)), so that the Python path
+    (SQLite) and the database path give the same figures to the last bit."""
+    out = []
+    for j, weight in quartile_neighbours(len(ordered)):
+        lo = ordered[j]
+        out.append(lo if weight == 0 else lo + weight / 4 * (ordered[j + 1] - lo))
+    return out[0], out[1], out[2]
+
+
+def released_quartiles(
+    n: int, quartiles: Sequence[float], pinned: Sequence[bool], *, exact: bool = False
+) -> tuple[float | None, float | None, float | None]:
+    """The quartiles of n peers that may be shown; `pinned[i]`: quartile i equals some peer's value.
+
+    A quartile is shown only when it equals no peer's value. That is the case exactly when it falls strictly
+    between two peers whose values differ; one at a peer's position (an odd group's median, every quartile of
+    5 or 9) or between two equal values is that peer's (or those peers') own figure. Each released quartile
+    is then a mean of two adjacent peers with positive weights, and no two released quartiles rest on the same
+    two peers, so the figures shown never determine a single value (docs/disclosure.md, rule 4). Stated as
+    "equals no value" so that PostgreSQL decides it in the same statement that computes the quartiles.
+    `exact`: every quartile, for viewers who see the peers by name anyway.
+    """
+    if exact:
+        return quartiles[0], quartiles[1], quartiles[2]
+    if n < 3:
+        # Of two peers every quartile rests on the same two values: three equations, two unknowns.
+        return None, None, None
+    shown = [None if hit else q for q, hit in zip(quartiles, pinned, strict=True)]
+    return shown[0], shown[1], shown[2]
+
+
+def rank_band(own: float | None, quartiles: Sequence[float | None]) -> str | None:
+    """Where the own value lies among the shown quartiles: "min-q1", "q1-median", "median-q3", "q3-max", or
+    a wider band when a quartile is withheld ("q1-q3"). A function of the released figures and the own value
+    only, so reading it again after changing one's own value teaches nothing the quartiles did not."""
+    shown = [(name, q) for name, q in zip(QUARTILE_NAMES, quartiles, strict=True) if q is not None]
+    if own is None or not math.isfinite(own) or not shown:
         return None
-    rank = scoring.percentile_rank(own, clean) if own is not None and math.isfinite(own) else None
-    return PeerStats(n=len(clean), q1=q[0], median=q[1], q3=q[2], percentile_rank=rank)
+    lower, upper = "min", "max"
+    for name, q in shown:
+        if own >= q:
+            lower = name
+        else:
+            upper = name
+            break
+    return f"{lower}-{upper}"
+
+
+def stats_of(
+    n: int, quartiles: Sequence[float], pinned: Sequence[bool], own: float | None, *, exact: bool
+) -> PeerStats:
+    """Peer statistics from the group size, its quartiles and which of them equal a peer's value (PostgreSQL
+    computes all three in one statement; `peer_stats` in Python)."""
+    shown = released_quartiles(n, quartiles, pinned, exact=exact)
+    return PeerStats(n, shown[0], shown[1], shown[2], rank_band(own, shown))
+
+
+def peer_stats(values: Sequence[float], own: float | None, *, exact: bool = False) -> PeerStats | None:
+    """Quartiles of the peers (released ones only, unless `exact`) and the own value's band."""
+    clean = sorted(v for v in values if math.isfinite(v))
+    if not clean:
+        return None
+    quartiles = inclusive_quartiles(clean)
+    present = set(clean)
+    return stats_of(len(clean), quartiles, [q in present for q in quartiles], own, exact=exact)
 
 
 def median(values: Sequence[float]) -> float | None:
-    q = scoring.quartiles(values)
-    return None if q is None else q[1]
+    clean = sorted(v for v in values if math.isfinite(v))
+    return inclusive_quartiles(clean)[1] if clean else None
+
+
+def change(later: float | None, earlier: float | None) -> float | None:
+    """The change of a measure between two periods: a value like any other (the same disclosure rules apply)."""
+    return None if later is None or earlier is None else later - earlier
+
+
+def ordered(items: Sequence[T], key: Callable[[T], Any], *, descending: bool) -> list[T]:
+    """Items sorted by `key` either way, those without a value (None: withheld or missing) last in both
+    directions, since a missing value is neither high nor low; ties keep their order."""
+    present = [i for i in items if key(i) is not None]
+    return sorted(present, key=key, reverse=descending) + [i for i in items if key(i) is None]
+
+
+# Heat-map shades of a cell: a score's fifth of 0-100, or a raw KPI value's quarter of its column.
+BAND_SHADES = {"min-q1": 0, "q1-median": 1, "median-q3": 3, "q3-max": 4}
+
+
+def heat_shade(value: float | None, *, score: bool, quartiles: Sequence[float | None] = ()) -> int | None:
+    """0 (low) to 4 (high): scores by fifths of 0-100; raw KPI values, whose units differ from column to
+    column, by where they lie among the column's quartiles."""
+    if value is None or not math.isfinite(value):
+        return None
+    if score:
+        return min(max(int(value // 20), 0), 4)
+    band = rank_band(value, quartiles)
+    return None if band is None else BAND_SHADES.get(band)
 
 
 # --- disclosure control ---------------------------------------------------------------
@@ -164,13 +254,47 @@ def releasable(groups: Mapping[GroupKey, frozenset[int]], min_group: int) -> set
     return {key for key, members in candidates.items() if members not in unsafe}
 
 
+# Which frozen entry a peer contributes to a group: (round id, revision). A round reopened and closed again
+# is a new revision, so a group after a revision differs from the group before it by that cluster.
+Contribution = tuple[int, int]
+
+
+def clusters_apart(a: Mapping[int, Contribution], b: Mapping[int, Contribution]) -> int:
+    """How many clusters two groups differ by: in one and not the other, or in both with different entries."""
+    return sum(1 for cluster_id in a.keys() | b.keys() if a.get(cluster_id) != b.get(cluster_id))
+
+
+def safe_after(
+    group: Mapping[int, Contribution], released: Iterable[Mapping[int, Contribution]], min_group: int
+) -> bool:
+    """May `group` be shown to a viewer who was shown `released` before, for the same period and measure?
+    Only when it is the same group or differs from each by at least min_group clusters (rule 5 over time)."""
+    return all(d == 0 or d >= min_group for d in (clusters_apart(group, r) for r in released))
+
+
 # --- indicator similarity (the observatory) ------------------------------------------
 
 # Words that say nothing about what an indicator measures.
 STOPWORDS = frozenset(
     [
         "a",
+        "ao",
         "an",
+        "com",
+        "con",
+        "da",
+        "das",
+        "dos",
+        "na",
+        "no",
+        "nos",
+        "para",
+        "por",
+        "numero",
+        "o",
+        "os",
+        "au",
+        "aux",
         "and",
         "are",
         "as",
@@ -214,7 +338,11 @@ STOPWORDS = frozenset(
         "y",
     ]
 )
-SIMILARITY_THRESHOLD = 0.5
+# Two wordings are alike from this rapidfuzz score (0-100) on; see `similarity` and docs/benchmarks.md for the
+# examples the threshold was set from: it groups cognate wordings across languages (76) and rephrasings (100),
+# and keeps apart indicators that share one word of three (62) or only a common noun (67).
+SIMILARITY_THRESHOLD = 70
+STEM = 5  # letters kept of each word: plurals and endings across languages fall away (missions, misiones, missões)
 
 
 def tokens(text: str) -> frozenset[str]:
@@ -232,21 +360,26 @@ def tokens(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """Shared words over all words of the two wordings: 1 for the same words, 0 for none in common."""
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
+def normalised(text: str) -> str:
+    """The wording as compared: its words (`tokens`) cut to their first STEM letters, sorted."""
+    return " ".join(sorted({word[:STEM] for word in tokens(text)}))
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two wordings are, 0-100: rapidfuzz's token_set_ratio of their normalised forms (shared words
+    count fully, the rest by edit distance, so "missi" and "misio" are near)."""
+    return float(fuzz.token_set_ratio(normalised(a), normalised(b)))
 
 
 def group_similar(texts: Sequence[str], threshold: float = SIMILARITY_THRESHOLD) -> list[list[int]]:
-    """Indices of `texts` grouped by wording: two wordings whose word sets overlap by at least
-    `threshold` (Jaccard) are linked, and linked wordings form a group (single linkage).
+    """Indices of `texts` grouped by wording: two wordings whose `similarity` is at least `threshold` are
+    linked, and linked wordings form a group (single linkage). Groups keep first-seen order.
 
-    Token sets rather than a language model: the result is explainable to an agency officer in
-    one sentence, deterministic, and needs no heavy dependency. Groups keep first-seen order.
+    Text similarity rather than a language model: explainable to an agency officer in one sentence,
+    deterministic, no heavy dependency. It joins languages only where words are cognates ("export missions",
+    "misiones de exportación"); translations that share no word stay apart.
     """
-    token_sets = [tokens(t) for t in texts]
+    forms = [normalised(t) for t in texts]
     parent = list(range(len(texts)))
 
     def find(i: int) -> int:
@@ -256,7 +389,7 @@ def group_similar(texts: Sequence[str], threshold: float = SIMILARITY_THRESHOLD)
         return i
 
     for i, j in combinations(range(len(texts)), 2):
-        if jaccard(token_sets[i], token_sets[j]) >= threshold:
+        if forms[i] and forms[j] and fuzz.token_set_ratio(forms[i], forms[j]) >= threshold:
             parent[find(j)] = find(i)
     groups: dict[int, list[int]] = {}
     for i in range(len(texts)):

@@ -8,9 +8,9 @@ changes (see app/benchmarks/service.py): the stamp is built from the audit trail
 change that moves a score already writes to.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.timeutil import timestamp
@@ -37,3 +37,58 @@ class BenchmarkSource(SQLModel, table=True):
     cluster_id: int = Field(foreign_key="cluster.id", primary_key=True)
     stamp: str = Field(max_length=200)
     refreshed_at: datetime = timestamp()
+
+
+class BenchmarkEntry(SQLModel, table=True):
+    """A closed round as benchmarks compare it, frozen when the round closes (docs/disclosure.md, rule 2): its
+    values (benchmark_value rows, no longer recomputed), its period and the cluster's benchmark attributes at
+    that moment. Reopening the round sets `reopened_at` and takes it out of every peer group; closing it again
+    freezes it anew as the next revision."""
+
+    __tablename__ = "benchmark_entry"
+
+    round_id: int = Field(foreign_key="round.id", primary_key=True)
+    cluster_id: int = Field(foreign_key="cluster.id", index=True)
+    period: str = Field(max_length=10, index=True)
+    period_end: date
+    programme_id: int
+    sector: str = Field(default="", max_length=120)
+    country: str = Field(default="", max_length=2)
+    region: str = Field(default="", max_length=120)
+    typology: str | None = Field(default=None, max_length=40)
+    stage: str | None = Field(default=None, max_length=40)
+    revision: int = 1
+    frozen_at: datetime = timestamp()
+    reopened_at: datetime | None = timestamp(nullable=True)
+
+
+class BenchmarkReleaseGroup(SQLModel, table=True):
+    """A group of peers whose aggregate was shown: each cluster with the entry it contributed, as JSON
+    ([[cluster_id, round_id, revision], ...], sorted), found again by the fingerprint of that text."""
+
+    __tablename__ = "benchmark_release_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(max_length=64, unique=True)
+    members: str = Field(sa_type=Text)
+
+
+class BenchmarkRelease(SQLModel, table=True):
+    """An aggregate shown to an audience (a user, or the members of a cluster) for a period and a measure.
+
+    In the database, not in a process, because the rule it serves holds across requests, sessions and app
+    processes: what a viewer was shown before decides what they may be shown next (docs/disclosure.md, rule 5).
+    """
+
+    __tablename__ = "benchmark_release"
+    __table_args__ = (
+        UniqueConstraint("audience", "period", "measure", "group_id"),
+        Index("ix_benchmark_release_audience_period", "audience", "period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    audience: str = Field(max_length=40)
+    period: str = Field(max_length=10)
+    measure: str = Field(max_length=80)
+    group_id: int = Field(foreign_key="benchmark_release_group.id", index=True)
+    released_at: datetime = timestamp()

@@ -1,35 +1,40 @@
 """Benchmark pages, exports and the JSON API. Thin: authorise, call the service, render."""
 
+import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel
 from starlette.responses import Response
 
+from app.auth.deps import PrincipalDep
 from app.auth.policy import (
-    PrincipalDep,
     benchmark_named_programmes,
     cluster_capabilities,
-    cluster_for,
     require_admin,
     require_benchmark_agency,
 )
 from app.benchmarks import charts, service
 from app.benchmarks.logic import DIMENSIONS
-from app.benchmarks.schemas import Distribution, Heatmap, Observatory, Profile
+from app.benchmarks.schemas import ChangeRanking, Distribution, Heatmap, Observatory, Profile, Trend
 from app.clusters import service as cluster_service
+from app.clusters.deps import cluster_for
 from app.clusters.models import Cluster
 from app.clusters.schemas import ClusterUpdate
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFound
 from app.i18n.routes import locale_of
-from app.web import redirect_after_post, render
+from app.reports import pdf
+from app.timeutil import utcnow
+from app.web import redirect_after_post, render, templates
 
 api = APIRouter(prefix="/benchmarks", tags=["benchmarks"])
 pages = APIRouter(prefix="/benchmarks", include_in_schema=False)
 
 Same = Annotated[list[str], Query(description=f"Peer group: clusters the same as this one in {', '.join(DIMENSIONS)}")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+templates.env.filters["band_label"] = service.band_label
 
 
 def _filters(request: Request) -> dict[str, str]:
@@ -54,9 +59,27 @@ def heatmap_api(
     principal: PrincipalDep,
     template: str | None = None,
     period: str | None = None,
+    columns: Annotated[str, Query(description="perspective, csf (the default) or kpi")] = "csf",
+    sort: Annotated[str, Query(description="A column's measure key, or `cluster` (by name)")] = "cluster",
+    order: Annotated[str, Query(description="asc or desc")] = "asc",
 ) -> Any:
-    """Agency staff: their programmes' sharing clusters by name x overall and CSF core scores.
-    Filter with programme, sector, country, region, typology, stage."""
+    """Agency staff: their programmes' sharing clusters by name x the overall and perspective or CSF core scores,
+    or x the template's KPI values. Filter with programme, sector, country, region, typology, stage."""
+    return _heatmap(request, session, principal, template, period, columns, sort, order, lang=None)
+
+
+def _heatmap(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    template: str | None,
+    period: str | None,
+    columns: str,
+    sort: str,
+    order: str,
+    *,
+    lang: str | None,
+) -> Heatmap:
     require_benchmark_agency(principal)
     return service.heatmap(
         session,
@@ -64,6 +87,26 @@ def heatmap_api(
         template_key=_default_template(session, principal, template),
         period=period,
         filters=_filters(request),
+        columns=columns,
+        sort=sort,
+        descending=order == "desc",
+        lang=lang,
+    )
+
+
+def _heatmap_of_page(request: Request, session: SessionDep, principal: PrincipalDep) -> Heatmap:
+    """The heat map the page's address asks for (the page, its sort links and its exports read the same)."""
+    query = request.query_params
+    return _heatmap(
+        request,
+        session,
+        principal,
+        query.get("template"),
+        query.get("period"),
+        query.get("columns", "csf"),
+        query.get("sort", "cluster"),
+        query.get("order", "asc"),
+        lang=locale_of(request),
     )
 
 
@@ -87,6 +130,30 @@ def distribution_api(
     )
 
 
+@api.get("/changes", response_model=ChangeRanking)
+def changes_api(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    template: str | None = None,
+    measure: str = "overall",
+    since: str | None = None,
+    period: str | None = None,
+) -> Any:
+    """Agency staff: their programmes' sharing clusters ranked by the change of one measure between two periods,
+    with the peers' median change. Filter with programme, sector, country, region, typology, stage."""
+    require_benchmark_agency(principal)
+    return service.changes(
+        session,
+        principal,
+        template_key=_default_template(session, principal, template),
+        measure=measure,
+        since=since,
+        period=period,
+        filters=_filters(request),
+    )
+
+
 @api.get("/clusters/{cluster_id}", response_model=Profile)
 def profile_api(
     session: SessionDep,
@@ -95,10 +162,11 @@ def profile_api(
     same: Same = [],  # noqa: B006  (FastAPI copies defaults)
     period: str | None = None,
     trend: str = "overall",
+    since: Annotated[str | None, Query(description="An earlier period: each measure's change since then")] = None,
     cluster: Cluster = cluster_for("results"),
 ) -> Any:
     """One cluster against its peer group; peers appear as aggregates unless the caller is agency
-    staff of the cluster's programme."""
+    staff of the cluster's programme. Changes since an earlier period follow the same rules as levels."""
     return service.profile(
         session,
         principal,
@@ -106,7 +174,23 @@ def profile_api(
         dimensions=same,
         period=period,
         trend_measure=trend,
+        since=since,
         min_group=settings.benchmark_min_group,
+    )
+
+
+@api.get("/clusters/{cluster_id}/trend", response_model=Trend)
+def trend_api(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    same: Same = [],  # noqa: B006
+    measure: str = "overall",
+    cluster: Cluster = cluster_for("results"),
+) -> Any:
+    """One measure of the cluster over every period with its peer group's quartiles (the interquartile band)."""
+    return service.trend(
+        session, principal, cluster, measure=measure, dimensions=same, min_group=settings.benchmark_min_group
     )
 
 
@@ -120,42 +204,36 @@ def observatory_api(session: SessionDep, principal: PrincipalDep, template: str 
 
 
 @pages.get("", response_class=HTMLResponse)
-def heatmap_page(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    template: str | None = None,
-    period: str | None = None,
-) -> HTMLResponse:
-    require_benchmark_agency(principal)
-    key = _default_template(session, principal, template)
-    data = service.heatmap(
-        session, principal, template_key=key, period=period, filters=_filters(request), lang=locale_of(request)
-    )
-    context = {"data": data, "template_keys": service.template_keys(session), "query": request.url.query}
+def heatmap_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
+    data = _heatmap_of_page(request, session, principal)
+    context = {
+        "data": data,
+        "shades": charts.heat_shades(data),
+        "sort_links": _sort_links(request, data),
+        "template_keys": service.template_keys(session),
+        "query": request.url.query,
+    }
     return render(request, "benchmarks/heatmap.html", context, block="results")
+
+
+def _sort_links(request: Request, data: Heatmap) -> list[tuple[str, str, str]]:
+    """Per column (key, title, address): sorting by it, names A-Z and figures largest first, or the other way
+    round when the rows are already sorted by it."""
+    links = []
+    for key, title in [("cluster", ""), *((m.key, m.title) for m in data.measures)]:
+        first = "asc" if key == "cluster" else "desc"
+        order = ("asc" if data.descending else "desc") if key == data.sort else first
+        links.append((key, title, "?" + request.url.include_query_params(sort=key, order=order).query))
+    return links
 
 
 @pages.get("/heatmap.csv")
 @pages.get("/heatmap.xlsx")
-def heatmap_export(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    template: str | None = None,
-    period: str | None = None,
-) -> Response:
-    require_benchmark_agency(principal)
-    data = service.heatmap(
-        session,
-        principal,
-        template_key=_default_template(session, principal, template),
-        period=period,
-        filters=_filters(request),
-        lang=locale_of(request),
-    )
+@pages.get("/heatmap.json")
+def heatmap_export(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+    data = _heatmap_of_page(request, session, principal)
     header, rows = service.table_of_heatmap(data, lang=locale_of(request))
-    return _export(_suffix(request), f"heatmap-{data.template_key}-{data.period}", header, rows)
+    return _export(_suffix(request), f"heatmap-{data.template_key}-{data.columns}-{data.period}", header, rows, data)
 
 
 @pages.get("/distribution", response_class=HTMLResponse)
@@ -178,12 +256,19 @@ def distribution_page(
         filters=_filters(request),
         lang=locale_of(request),
     )
-    context = {"data": data, "template_keys": service.template_keys(session), "query": request.url.query}
+    marked = request.query_params.get("cluster", "")
+    context = {
+        "data": data,
+        "chart": charts.distribution_of(data, marked=int(marked) if marked.isdigit() else None),
+        "template_keys": service.template_keys(session),
+        "query": request.url.query,
+    }
     return render(request, "benchmarks/distribution.html", context, block="results")
 
 
 @pages.get("/distribution.csv")
 @pages.get("/distribution.xlsx")
+@pages.get("/distribution.json")
 def distribution_export(
     request: Request,
     session: SessionDep,
@@ -208,7 +293,39 @@ def distribution_export(
         f"distribution-{data.template_key}-{data.measure.key.replace(':', '-')}-{data.period}",
         header,
         rows,
+        data,
     )
+
+
+def _changes(request: Request, session: SessionDep, principal: PrincipalDep) -> ChangeRanking:
+    require_benchmark_agency(principal)
+    return service.changes(
+        session,
+        principal,
+        template_key=_default_template(session, principal, request.query_params.get("template")),
+        measure=request.query_params.get("measure", "overall"),
+        since=request.query_params.get("since"),
+        period=request.query_params.get("period"),
+        filters=_filters(request),
+        lang=locale_of(request),
+    )
+
+
+@pages.get("/changes", response_class=HTMLResponse)
+def changes_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
+    data = _changes(request, session, principal)
+    context = {"data": data, "template_keys": service.template_keys(session), "query": request.url.query}
+    return render(request, "benchmarks/changes.html", context, block="results")
+
+
+@pages.get("/changes.csv")
+@pages.get("/changes.xlsx")
+@pages.get("/changes.json")
+def changes_export(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+    data = _changes(request, session, principal)
+    header, rows = service.table_of_changes(data, lang=locale_of(request))
+    stem = f"changes-{data.template_key}-{data.measure.key.replace(':', '-')}-{data.since}-{data.period}"
+    return _export(_suffix(request), stem, header, rows, data)
 
 
 def _profile(
@@ -221,6 +338,7 @@ def _profile(
         dimensions=request.query_params.getlist("same"),
         period=request.query_params.get("period"),
         trend_measure=request.query_params.get("trend", "overall"),
+        since=request.query_params.get("since"),
         min_group=settings.benchmark_min_group,
         lang=locale_of(request),
     )
@@ -235,15 +353,59 @@ def profile_page(
     cluster: Cluster = cluster_for("results"),
 ) -> HTMLResponse:
     data = _profile(session, settings, principal, cluster, request)
-    context = {
+    context = _profile_context(request, principal, cluster, data)
+    return render(request, "benchmarks/profile.html", context, block="results")
+
+
+def _profile_context(request: Request, principal: PrincipalDep, cluster: Cluster, data: Profile) -> dict[str, Any]:
+    return {
+        "radar_src": f"/benchmarks/clusters/{cluster.id}/radar.svg?{request.url.query}",
+        "today": utcnow().date(),
         "data": data,
         "cluster": cluster,
         "dimensions": DIMENSIONS,
         "query": request.url.query,
         "may_manage": "manage" in cluster_capabilities(principal, cluster),
         "agency": benchmark_named_programmes(principal) != set(),
+        "trend_chart": charts.trend_chart(data.trend, score=not data.trend_measure.startswith("kpi:")),
+        "trend_title": next((m.measure.title for m in data.measures if m.measure.key == data.trend_measure), ""),
+        "position_chart": charts.position_chart([m for m in data.measures if m.measure.kind != "kpi"]),
     }
-    return render(request, "benchmarks/profile.html", context, block="results")
+
+
+@pages.get("/clusters/{cluster_id}/print", response_class=HTMLResponse)
+def profile_print(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    cluster: Cluster = cluster_for("results"),
+) -> HTMLResponse:
+    """The comparison on paper, for whoever may see it on screen: the benchmark report."""
+    return render(request, "benchmarks/print.html", _print_context(session, settings, principal, cluster, request))
+
+
+@pages.get("/clusters/{cluster_id}/report.pdf")
+def profile_report(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    cluster: Cluster = cluster_for("results"),
+) -> Response:
+    """The print view as a PDF, in the reader's language."""
+    context = _print_context(session, settings, principal, cluster, request)
+    filename = f"benchmark-report-{cluster.id}-{context['data'].period or 'none'}.pdf"
+    return pdf.pdf_response(request, "benchmarks/print.html", context, filename=filename)
+
+
+def _print_context(
+    session: SessionDep, settings: SettingsDep, principal: PrincipalDep, cluster: Cluster, request: Request
+) -> dict[str, Any]:
+    data = _profile(session, settings, principal, cluster, request)
+    # Inline, so the report is one self-contained document (WeasyPrint fetches nothing over HTTP).
+    radar = "data:image/svg+xml;base64," + base64.b64encode(charts.radar(data)).decode()
+    return {**_profile_context(request, principal, cluster, data), "radar_src": radar}
 
 
 @pages.get("/clusters/{cluster_id}/radar.svg")
@@ -274,7 +436,29 @@ def profile_export(
 ) -> Response:
     data = _profile(session, settings, principal, cluster, request)
     header, rows = service.table_of_profile(data)
-    return _export(fmt, f"benchmark-cluster-{cluster.id}-{data.period}", header, rows)
+    return _export(fmt, f"benchmark-cluster-{cluster.id}-{data.period}", header, rows, data)
+
+
+@pages.get("/clusters/{cluster_id}/trend.{fmt}")
+def trend_export(
+    request: Request,
+    fmt: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    cluster: Cluster = cluster_for("results"),
+) -> Response:
+    data = service.trend(
+        session,
+        principal,
+        cluster,
+        measure=request.query_params.get("trend", "overall"),
+        dimensions=request.query_params.getlist("same"),
+        min_group=settings.benchmark_min_group,
+        lang=locale_of(request),
+    )
+    header, rows = service.table_of_trend(data)
+    return _export(fmt, f"benchmark-trend-{cluster.id}-{data.measure.key.replace(':', '-')}", header, rows, data)
 
 
 @pages.post("/clusters/{cluster_id}/sharing")
@@ -345,9 +529,12 @@ def _suffix(request: Request) -> str:
     return request.url.path.rsplit(".", 1)[-1]
 
 
-def _export(fmt: str, stem: str, header: list[str], rows: list[list[Any]]) -> Response:
+def _export(fmt: str, stem: str, header: list[str], rows: list[list[Any]], data: BaseModel) -> Response:
+    """The view as CSV or XLSX (its table) or JSON (the view itself, as the API gives it)."""
     if fmt == "csv":
         return _download(service.csv_bytes(header, rows), "text/csv; charset=utf-8", f"{stem}.csv")
     if fmt == "xlsx":
         return _download(service.xlsx_bytes(stem, header, rows), XLSX, f"{stem}.xlsx")
-    raise NotFound("Exports are available as .csv and .xlsx.")
+    if fmt == "json":
+        return _download(data.model_dump_json(indent=1).encode(), "application/json", f"{stem}.json")
+    raise NotFound("Exports are available as .csv, .xlsx and .json.")

@@ -3,38 +3,42 @@
 Roll-ups (app/benchmarks/models.py) hold, per round, the core scores the scoring engine computes
 (`scoring.service.round_scores(core_only=True)`: template KPIs and CSF ratings, never the cluster's
 own KPIs) and the raw values of template KPIs, `per_member` counts divided by the cluster's member
-firms. A cluster's roll-up is recomputed, one round at a time, when its source stamp changes; the
-stamp is read with one SQL statement for the whole population on every benchmark request, so a
-new submission shows in the next benchmark without any other domain having to call in here, and
-the process never holds more than one round's answers at once.
+firms. A closed round's roll-up is frozen when it closes (`freeze_round`, with the cluster's benchmark
+attributes: its entry of the period). The others are recomputed, one round at a time, when the cluster's source
+stamp changes, by app/benchmarks/refresher.py in the background: reading a benchmark writes no roll-up, and says
+how current its figures are (`freshness`). No other domain has to call in here when its data changes.
 
 Reading: the heat map reads one value per cluster and CSF; a peer comparison on PostgreSQL has the
-database compute quartiles and ranks over the roll-ups (percentile_cont), and only which clusters
-lack a value comes into Python for the disclosure control. On SQLite the same numbers are computed
-in Python from the period's roll-up values (scoring.logic's quartile and rank rules on both paths).
+database rank the roll-ups, and only which clusters lack a value and the values the quartiles rest on
+come into Python for the disclosure control (docs/disclosure.md). On SQLite the same numbers are
+computed in Python from the period's roll-up values (logic.released_quartiles on both paths).
 """
 
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import ARRAY, Integer, any_, bindparam, delete, func, insert, text
+from sqlalchemy import ARRAY, Integer, Text, any_, bindparam, case, delete, extract, func, insert, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, and_, col, false, or_, select
 
 from app.audit.models import AuditEvent
 from app.auth import policy
 from app.auth.principal import Principal
-from app.benchmarks import logic
-from app.benchmarks.models import BenchmarkSource, BenchmarkValue
+from app.benchmarks import history, logic
+from app.benchmarks.models import BenchmarkEntry, BenchmarkSource, BenchmarkValue
 from app.benchmarks.schemas import (
+    ChangeRanking,
+    ChangeRead,
+    ChangeRow,
     Distribution,
     DistributionPoint,
+    Freshness,
     Heatmap,
     HeatmapRow,
     Measure,
@@ -45,13 +49,14 @@ from app.benchmarks.schemas import (
     PeerStatsRead,
     Profile,
     SimilarGroup,
+    Trend,
     TrendPoint,
 )
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, ClusterKpi, Participant
 from app.errors import InvalidInput, NotFound
 from app.i18n.translation import _l, _nl
-from app.rounds.models import Round
+from app.rounds.models import KpiValue, Round
 from app.scorecards import service as scorecard_service
 from app.scorecards.models import TemplateVersion
 from app.scorecards.parsing import TemplateInvalid, parse_template
@@ -62,10 +67,12 @@ from app.timeutil import utcnow
 
 
 def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
-    """`column IN ids` for a thousand ids: one array parameter on PostgreSQL (an IN list of a thousand
-    placeholders costs more to build and parse than the query takes to run), a plain IN elsewhere."""
+    """`column IN ids` for thousands of ids: on PostgreSQL one text parameter made an array there (an IN list of
+    a thousand placeholders costs more to build and parse than the query takes to run, and psycopg builds a list
+    parameter in Python, ten times slower than joining the numbers), a plain IN elsewhere."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+        joined = bindparam(None, _joined(ids), type_=Text)
+        return column == any_(func.string_to_array(joined, ",").cast(ARRAY(Integer)))
     return column.in_(list(ids))
 
 
@@ -75,28 +82,59 @@ def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
 def _stamps(session: Session, cluster_ids: Sequence[int]) -> dict[int, str]:
     """What each cluster's core scores depend on, in one statement: the newest audit event of the
     cluster (submissions, corrections, KPI values and settings, round status, deactivations are all
-    audited), its active member firms (the per_member denominator; adding a participant is not
-    audited) and its template version."""
+    audited), its active participants and member firms (the per_member denominators; adding a
+    participant is not audited) and its template version."""
     if not cluster_ids:
         return {}
-    last_event = select(func.max(AuditEvent.id)).where(AuditEvent.cluster_id == Cluster.id).scalar_subquery()
-    firms = (
-        select(func.count(col(Participant.id)))
-        .where(
-            Participant.cluster_id == Cluster.id,
-            Participant.organisation_type == "firm",
-            Participant.active == True,  # noqa: E712
+    # Grouped once and joined, rather than three subqueries per cluster: the heat map asks for every cluster.
+    events = (
+        sa_select(col(AuditEvent.cluster_id), func.max(AuditEvent.id).label("last"))
+        .where(_among(session, col(AuditEvent.cluster_id), cluster_ids))
+        .group_by(col(AuditEvent.cluster_id))
+        .subquery()
+    )
+    is_firm = case((col(Participant.organisation_type) == "firm", 1), else_=0)
+    people = (
+        sa_select(
+            col(Participant.cluster_id),
+            func.sum(is_firm).label("firms"),
+            func.count(col(Participant.id)).label("everyone"),
         )
-        .scalar_subquery()
+        .where(_among(session, col(Participant.cluster_id), cluster_ids), col(Participant.active))
+        .group_by(col(Participant.cluster_id))
+        .subquery()
     )
-    statement = select(Cluster.id, Cluster.template_version_id, last_event, firms).where(
-        _among(session, col(Cluster.id), cluster_ids)
+    statement = (
+        sa_select(
+            col(Cluster.id),
+            col(Cluster.template_version_id),
+            events.c.last,
+            func.coalesce(people.c.firms, 0),
+            func.coalesce(people.c.everyone, 0),
+        )
+        .outerjoin(events, events.c.cluster_id == Cluster.id)
+        .outerjoin(people, people.c.cluster_id == Cluster.id)
+        .where(_among(session, col(Cluster.id), cluster_ids))
     )
-    return {cid or 0: f"{event or 0}:{n}:{version}" for cid, version, event, n in session.exec(statement)}
+    return {
+        cid or 0: f"{event or 0}:{n}:{m}:{version}"
+        for cid, version, event, n, m in session.connection().execute(statement).all()
+    }
 
 
-def measures_of(scores: RoundScoresRead, per_member: set[str], firms: int) -> dict[str, float]:
-    """The benchmark measures of one round's core scores; measures without a value are left out."""
+def per_member_denominators(spec: TemplateSpec, *, firms: int, participants: int) -> dict[str, int]:
+    """What each per_member KPI is divided by: the participants its question is asked of (member firms for
+    `asked_of: firms`, every participant for `all`), and member firms for a cluster-level count."""
+    return {
+        kpi.key: participants if kpi.level == "member" and kpi.asked_of in (None, "all") else firms
+        for _, _, kpi in spec.iter_kpis()
+        if kpi.per_member
+    }
+
+
+def measures_of(scores: RoundScoresRead, per_member: dict[str, int]) -> dict[str, float]:
+    """The benchmark measures of one round's core scores (per_member KPIs divided by their denominator);
+    measures without a value are left out."""
     out: dict[str, float] = {}
     if scores.overall.value is not None:
         out["overall"] = scores.overall.value
@@ -110,31 +148,54 @@ def measures_of(scores: RoundScoresRead, per_member: set[str], firms: int) -> di
         if not k.core or k.value is None:
             continue
         if k.key in per_member:
-            if firms == 0:
+            if per_member[k.key] == 0:
                 continue
-            out[f"kpi:{k.key}"] = k.value / firms
+            out[f"kpi:{k.key}"] = k.value / per_member[k.key]
         else:
             out[f"kpi:{k.key}"] = k.value
     return out
 
 
+def _round_rows(session: Session, cluster: Cluster, round_: Round) -> list[dict[str, Any]]:
+    """A round's benchmark values (scored by the scoring engine, core only), as rows to insert."""
+    per_member = per_member_denominators(
+        cluster_service.template_spec(session, cluster),
+        firms=cluster_service.member_firm_count(session, cluster),
+        participants=cluster_service.count_active_participants(session, cluster),
+    )
+    scores = scoring_service.round_scores(session, round_, core_only=True)
+    return [
+        {"round_id": round_.id, "cluster_id": cluster.id, "measure": measure, "value": value}
+        for measure, value in measures_of(scores, per_member).items()
+    ]
+
+
+def _frozen_round_ids(session: Session, cluster_id: int) -> set[int]:
+    statement = sa_select(col(BenchmarkEntry.round_id)).where(
+        col(BenchmarkEntry.cluster_id) == cluster_id, col(BenchmarkEntry.reopened_at).is_(None)
+    )
+    return set(session.connection().execute(statement).scalars())
+
+
 def refresh_cluster(session: Session, cluster: Cluster, stamp: str) -> None:
-    """Recompute a cluster's roll-up round by round (only one round's answers in memory at a time)."""
+    """Recompute the roll-up of a cluster's rounds that are not frozen, round by round (only one round's answers
+    in memory at a time). A closed round without its entry (closed before entries existed) is frozen now."""
     assert cluster.id is not None
-    spec = cluster_service.template_spec(session, cluster)
-    per_member = {kpi.key for _, _, kpi in spec.iter_kpis() if kpi.per_member}
-    firms = cluster_service.member_firm_count(session, cluster)
-    session.execute(delete(BenchmarkValue).where(col(BenchmarkValue.cluster_id) == cluster.id))
+    frozen = _frozen_round_ids(session, cluster.id)
     rounds = session.exec(select(Round).where(Round.cluster_id == cluster.id, Round.status != "draft")).all()
-    rows = []
-    for round_ in rounds:
-        assert round_.id is not None
-        scores = scoring_service.round_scores(session, round_, core_only=True)
-        for measure, value in measures_of(scores, per_member, firms).items():
-            rows.append({"round_id": round_.id, "cluster_id": cluster.id, "measure": measure, "value": value})
+    live = [r for r in rounds if r.id not in frozen and r.status != "closed"]
+    session.execute(
+        delete(BenchmarkValue).where(
+            col(BenchmarkValue.cluster_id) == cluster.id, col(BenchmarkValue.round_id).not_in(frozen)
+        )
+    )
+    rows = [row for round_ in live for row in _round_rows(session, cluster, round_)]
     if rows:
         # One multi-row INSERT rather than an ORM object per value, which would also flush before every query.
         session.execute(insert(BenchmarkValue), rows)
+    for round_ in rounds:
+        if round_.status == "closed" and round_.id not in frozen:
+            freeze_round(session, round_, cluster)
     source = session.get(BenchmarkSource, cluster.id)
     if source is None:
         source = BenchmarkSource(cluster_id=cluster.id, stamp=stamp)
@@ -143,26 +204,76 @@ def refresh_cluster(session: Session, cluster: Cluster, stamp: str) -> None:
     session.flush()
 
 
+def freeze_round(session: Session, round_: Round, cluster: Cluster) -> BenchmarkEntry:
+    """When a round closes: its values and the cluster's benchmark attributes become the period's entry, which
+    nothing changes until the round is reopened (docs/disclosure.md, rule 2). Closing again is a new revision."""
+    assert round_.id is not None and cluster.id is not None
+    session.execute(delete(BenchmarkValue).where(col(BenchmarkValue.round_id) == round_.id))
+    rows = _round_rows(session, cluster, round_)
+    if rows:
+        session.execute(insert(BenchmarkValue), rows)
+    created = round_.created_at.date()
+    entry = session.get(BenchmarkEntry, round_.id) or BenchmarkEntry(
+        round_id=round_.id, cluster_id=cluster.id, period="", period_end=created, programme_id=0, revision=0
+    )
+    entry.period = logic.period_of(round_.period_start, round_.period_end, created)
+    entry.period_end = round_.period_end or round_.period_start or created
+    entry.programme_id, entry.sector, entry.country = cluster.programme_id, cluster.sector, cluster.country
+    entry.region, entry.typology, entry.stage = cluster.region, cluster.typology, cluster.stage
+    entry.revision += 1
+    entry.frozen_at, entry.reopened_at = utcnow(), None
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def thaw_round(session: Session, round_: Round) -> None:
+    """When a closed round is reopened: it leaves every peer group until it closes again."""
+    entry = session.get(BenchmarkEntry, round_.id)
+    if entry is not None and entry.reopened_at is None:
+        entry.reopened_at = utcnow()
+        session.add(entry)
+        session.flush()
+
+
+def _behind(session: Session, cluster_ids: Sequence[int]) -> tuple[dict[int, str], list[datetime]]:
+    """The clusters among these whose roll-up is older than their data (with their current stamp), and when
+    their roll-ups were computed."""
+    current = _stamps(session, cluster_ids)
+    statement = sa_select(
+        col(BenchmarkSource.cluster_id), col(BenchmarkSource.stamp), col(BenchmarkSource.refreshed_at)
+    ).where(_among(session, col(BenchmarkSource.cluster_id), list(current)))
+    sources = session.connection().execute(statement).all()
+    stored = {cid: stamp for cid, stamp, _at in sources}
+    return {cid: stamp for cid, stamp in current.items() if stored.get(cid) != stamp}, [at for _c, _s, at in sources]
+
+
 def refresh(session: Session, cluster_ids: Sequence[int]) -> int:
     """Bring the roll-ups of these clusters up to date; returns how many were recomputed."""
-    current = _stamps(session, cluster_ids)
-    stored = dict(
-        session.exec(
-            select(BenchmarkSource.cluster_id, BenchmarkSource.stamp).where(
-                _among(session, col(BenchmarkSource.cluster_id), list(current))
-            )
-        ).all()
-    )
-    stale = [cid for cid, stamp in current.items() if stored.get(cid) != stamp]
-    for cid in stale:
-        # A savepoint per cluster: two requests refreshing the same cluster at once must not fail
+    behind, _sources = _behind(session, cluster_ids)
+    for cid, stamp in behind.items():
+        # A savepoint per cluster: two processes refreshing the same cluster at once must not fail
         # each other; the loser's work is simply the winner's.
         try:
             with session.begin_nested():
-                refresh_cluster(session, cluster_service.get_cluster(session, cid), current[cid])
+                refresh_cluster(session, cluster_service.get_cluster(session, cid), stamp)
         except IntegrityError:
             continue
-    return len(stale)
+    return len(behind)
+
+
+def all_cluster_ids(session: Session) -> list[int]:
+    return [cid for cid in session.exec(select(Cluster.id)) if cid is not None]
+
+
+def stale_clusters(session: Session) -> list[int]:
+    """Every cluster whose roll-up is older than its data."""
+    return list(_behind(session, all_cluster_ids(session))[0])
+
+
+def freshness(session: Session, cluster_ids: Sequence[int]) -> Freshness:
+    behind, updated = _behind(session, cluster_ids)
+    return Freshness(updated_at=max(updated) if updated else None, pending=len(behind))
 
 
 # --- population, rounds and values ------------------------------------------------------
@@ -193,7 +304,7 @@ def _population(session: Session, template_key: str) -> list[Member]:
         .where(col(TemplateVersion.key) == template_key, col(Cluster.shares_benchmarks).is_(True))
         .order_by(col(Cluster.name), col(Cluster.id))
     )
-    return [_member(*row) for row in session.connection().execute(statement)]
+    return [_member(*row) for row in session.connection().execute(statement).all()]
 
 
 def _member(
@@ -229,39 +340,101 @@ class RoundRef:
     status: str
 
 
+def _ranked_rounds(session: Session, cluster_ids: Sequence[int], statuses: list[str]) -> Any:
+    """Rounds with their period's year and half (logic.period_of, in SQL on both databases) and their rank in
+    the cluster's period: 1 for the round that counts, the one that ends last, then the one created last."""
+    day = func.coalesce(col(Round.period_end), col(Round.period_start), func.date(col(Round.created_at)))
+    year = extract("year", day)
+    half = case((extract("month", day) <= 6, 1), else_=2)
+    rank = func.row_number().over(
+        partition_by=(col(Round.cluster_id), year, half), order_by=(day.desc(), col(Round.id).desc())
+    )
+    return (
+        sa_select(
+            col(Round.id).label("round_id"),
+            col(Round.cluster_id).label("cluster_id"),
+            col(Round.label).label("label"),
+            col(Round.status).label("status"),
+            year.label("year"),
+            half.label("half"),
+            rank.label("rank"),
+        )
+        .where(_among(session, col(Round.cluster_id), cluster_ids), col(Round.status).in_(statuses))
+        .subquery()
+    )
+
+
 def _rounds_by_period(
-    session: Session, cluster_ids: Sequence[int], *, closed_only: bool
+    session: Session, cluster_ids: Sequence[int], *, closed_only: bool, periods: Sequence[str] | None = None
 ) -> dict[int, dict[str, RoundRef]]:
-    """Each cluster's round per benchmark period (logic.period_of; the latest round of a period counts)."""
+    """Each cluster's round per benchmark period (logic.period_of; the latest round of a period counts), of every
+    period or only of `periods`. The database picks the rounds: one row per cluster and period comes back."""
     if not cluster_ids:
         return {}
-    statuses = ["closed"] if closed_only else ["open", "closed"]
-    rows = (
-        session.connection()
-        .execute(
-            sa_select(
-                col(Round.id),
-                col(Round.cluster_id),
-                col(Round.label),
-                col(Round.status),
-                col(Round.period_start),
-                col(Round.period_end),
-                col(Round.created_at),
-            ).where(_among(session, col(Round.cluster_id), cluster_ids), col(Round.status).in_(statuses))
-        )
-        .all()
-    )
-    per_cluster: dict[int, list[tuple[int, str, date, int]]] = defaultdict(list)
-    refs: dict[int, RoundRef] = {}
-    for rid, cid, label, status, start, end, created in rows:
-        assert rid is not None
-        period = logic.period_of(start, end, created.date())
-        per_cluster[cid].append((rid, period, end or start or created.date(), rid))
-        refs[rid] = RoundRef(rid, label, status)
-    return {
-        cid: {period: refs[rid] for period, rid in logic.latest_round_per_period(items).items()}
-        for cid, items in per_cluster.items()
-    }
+    ranked = _ranked_rounds(session, cluster_ids, ["closed"] if closed_only else ["open", "closed"])
+    statement = sa_select(
+        ranked.c.round_id, ranked.c.cluster_id, ranked.c.label, ranked.c.status, ranked.c.year, ranked.c.half
+    ).where(ranked.c.rank == 1)
+    if periods is not None:
+        wanted = [(int(p[:4]), int(p[-1])) for p in periods]
+        statement = statement.where(or_(false(), *[and_(ranked.c.year == y, ranked.c.half == h) for y, h in wanted]))
+    out: dict[int, dict[str, RoundRef]] = defaultdict(dict)
+    for rid, cid, label, status, year, half in session.connection().execute(statement).all():
+        out[cid][f"{int(year)}-H{half}"] = RoundRef(rid, label, status)
+    return out
+
+
+def _all_periods(session: Session, cluster_ids: Sequence[int], *, closed_only: bool) -> list[str]:
+    """Every period any of the clusters has a round in, newest first."""
+    if not cluster_ids:
+        return []
+    ranked = _ranked_rounds(session, cluster_ids, ["closed"] if closed_only else ["open", "closed"])
+    rows = session.connection().execute(sa_select(ranked.c.year, ranked.c.half).distinct())
+    return sorted({f"{int(year)}-H{half}" for year, half in rows}, reverse=True)
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A cluster's frozen entry in a period: the round that counts and the attributes it was frozen with."""
+
+    round_id: int
+    revision: int
+    peer: logic.Peer
+
+    @property
+    def contribution(self) -> logic.Contribution:
+        return (self.round_id, self.revision)
+
+
+def _entries_by_period(session: Session, cluster_ids: Sequence[int]) -> dict[int, dict[str, Frozen]]:
+    """Each cluster's frozen entry per period (the latest round of a period counts, as for open rounds)."""
+    if not cluster_ids:
+        return {}
+    e = BenchmarkEntry
+    # Core rows, not ORM objects: thousands of entries per view, no identity map to fill.
+    statement = sa_select(
+        col(e.cluster_id),
+        col(e.period),
+        col(e.period_end),
+        col(e.round_id),
+        col(e.revision),
+        col(e.programme_id),
+        col(e.sector),
+        col(e.country),
+        col(e.region),
+        col(e.typology),
+        col(e.stage),
+    ).where(_among(session, col(e.cluster_id), cluster_ids), col(e.reopened_at).is_(None))
+    chosen: dict[tuple[int, str], Any] = {}
+    for row in session.connection().execute(statement).all():
+        key = (row[0], row[1])
+        if key not in chosen or (row[2], row[3]) > (chosen[key][2], chosen[key][3]):
+            chosen[key] = row
+    out: dict[int, dict[str, Frozen]] = defaultdict(dict)
+    for (cluster_id, period), (_c, _p, _end, round_id, revision, programme_id, *where) in chosen.items():
+        attributes = dict(zip(logic.DIMENSIONS, [str(programme_id), *where], strict=True))
+        out[cluster_id][period] = Frozen(round_id, revision, logic.Peer(cluster_id, attributes))
+    return out
 
 
 def _values(
@@ -286,106 +459,180 @@ def _periods(rounds: dict[int, dict[str, RoundRef]]) -> list[str]:
     return sorted({p for per in rounds.values() for p in per}, reverse=True)
 
 
-class _PeriodData:
-    """One period's roll-up values as the profile needs them: the viewed cluster's own values, which
-    clusters have a value for each measure, and peer statistics for chosen groups of clusters."""
+@dataclass(frozen=True)
+class Slice:
+    """What a comparison reads in a period: its values, or with `since` their change since that earlier period
+    (only clusters with a value in both periods have a change)."""
 
-    def __init__(self, own: dict[str, float | None], having: dict[str, frozenset[int]]) -> None:
-        self.own = own
-        self.having = having
+    period: str
+    since: str | None = None
 
-    def stats(self, requests: dict[str, frozenset[int]]) -> dict[str, logic.PeerStats | None]:
+
+Ask = tuple[Slice, str]  # one measure in one slice
+Pick = Mapping[int, tuple[int, int | None]]  # cluster id -> its round in the period, and in `since` (or None)
+
+
+class _SliceData:
+    """The roll-up values a comparison reads: the viewed cluster's own values, which clusters have a value for
+    each measure, and peer statistics for chosen groups of clusters (`stats`)."""
+
+    own: dict[Ask, float | None]
+    having: dict[Ask, frozenset[int]]
+
+    def stats(self, requests: Mapping[Ask, frozenset[int]]) -> dict[Ask, logic.PeerStats | None]:
         raise NotImplementedError
 
 
-class _PythonPeriodData(_PeriodData):
-    """Portable: the values of the period come into Python (one float per cluster and measure)."""
+class _PythonSliceData(_SliceData):
+    """Portable (SQLite): the values come into Python, one float per cluster and measure, and logic.peer_stats
+    computes the same figures PostgreSQL does."""
 
-    def __init__(self, session: Session, refs: dict[int, RoundRef | None], keys: Sequence[str], own_id: int) -> None:
-        values = _values(session, [r.round_id for r in refs.values() if r], keys)
-        self.by_measure: dict[str, dict[int, float]] = defaultdict(dict)
-        for cid, ref in refs.items():
-            if ref is not None:
-                for key, value in values.get(ref.round_id, {}).items():
-                    self.by_measure[key][cid] = value
-        own = {k: self.by_measure[k].get(own_id) for k in keys}
-        super().__init__(own, {k: frozenset(self.by_measure[k]) for k in keys})
+    def __init__(self, session: Session, picks: Mapping[Slice, Pick], asks: Sequence[Ask], own_id: int, *, exact: bool):
+        rounds = {r for pick in picks.values() for pair in pick.values() for r in pair if r is not None}
+        values = _values(session, rounds, sorted({key for _, key in asks}))
+        self.by_ask: dict[Ask, dict[int, float]] = {}
+        for ask in asks:
+            got: dict[int, float] = {}
+            for cid, (rid, base) in picks[ask[0]].items():
+                value = values.get(rid, {}).get(ask[1])
+                if base is not None:
+                    value = logic.change(value, values.get(base, {}).get(ask[1]))
+                if value is not None:
+                    got[cid] = value
+            self.by_ask[ask] = got
+        self.own = {ask: got.get(own_id) for ask, got in self.by_ask.items()}
+        self.having = {ask: frozenset(got) for ask, got in self.by_ask.items()}
+        self.exact = exact
 
-    def stats(self, requests: dict[str, frozenset[int]]) -> dict[str, logic.PeerStats | None]:
+    def stats(self, requests: Mapping[Ask, frozenset[int]]) -> dict[Ask, logic.PeerStats | None]:
         return {
-            key: logic.peer_stats([self.by_measure[key][cid] for cid in members], self.own[key])
-            for key, members in requests.items()
+            ask: logic.peer_stats([self.by_ask[ask][cid] for cid in members], self.own[ask], exact=self.exact)
+            for ask, members in requests.items()
         }
 
 
-_PG_COUNTS = text(
-    "SELECT measure, count(*) FROM benchmark_value WHERE round_id = ANY(:rounds) AND measure = ANY(:measures)"
-    " GROUP BY measure"
+# The clusters' rounds per slice (`pick`) and the measures asked per slice (`ask`) arrive as arrays; `val` is each
+# cluster's value, or its change when the slice has an earlier round (`base_id`). The long integer arrays travel
+# as comma-separated text: psycopg builds a list parameter in Python, ten times slower for 40,000 numbers.
+_PG_VALUES = """
+WITH pick AS (
+    SELECT * FROM unnest(string_to_array(:p_slice, ',')::int[], string_to_array(:p_cluster, ',')::int[],
+                         string_to_array(:p_round, ',')::int[], string_to_array(:p_base, ',', '')::int[])
+        AS t(slice, cluster_id, round_id, base_id)
+), ask AS (
+    SELECT * FROM unnest(CAST(:a_tag AS int[]), CAST(:a_slice AS int[]), CAST(:a_measure AS text[]))
+        AS t(tag, slice, measure)
+), member AS (
+    SELECT * FROM unnest(string_to_array(:m_tag, ',')::int[], string_to_array(:m_cluster, ',')::int[])
+        AS t(tag, cluster_id)
+), val AS (
+    SELECT a.tag, a.slice, a.measure, p.cluster_id,
+           CASE WHEN p.base_id IS NULL THEN v.value ELSE v.value - b.value END AS value
+    FROM ask a JOIN pick p ON p.slice = a.slice {members}
+    JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = a.measure
+    LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = a.measure
+    WHERE p.base_id IS NULL OR b.value IS NOT NULL
 )
+"""
+# Which clusters have a value (a count; the few clusters are listed only where some lack one) and the own value.
 _PG_HAVING = text(
-    "SELECT measure, round_id FROM benchmark_value WHERE round_id = ANY(:rounds) AND measure = ANY(:measures)"
+    _PG_VALUES.format(members="")
+    + "SELECT slice, measure, count(*), max(value) FILTER (WHERE cluster_id = :own) FROM val GROUP BY slice, measure"
 )
-_PG_OWN = text("SELECT measure, value FROM benchmark_value WHERE round_id = :round AND measure = ANY(:measures)")
-# percentile_cont interpolates linearly between closest ranks: the inclusive quartiles of
-# scoring.logic.quartiles. The rank counts ties as half, as scoring.logic.percentile_rank does.
+_PG_PRESENT = text(_PG_VALUES.format(members="") + "SELECT slice, measure, cluster_id FROM val")
+# A group's size, its inclusive quartiles and whether each equals a peer's value (logic.released_quartiles), in
+# one statement for every group and measure asked: only three figures per measure leave the database.
 _PG_STATS = text(
-    """
-    SELECT bv.measure, count(*), percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY bv.value),
-           sum(CASE WHEN bv.value < o.value THEN 1.0 WHEN bv.value = o.value THEN 0.5 ELSE 0.0 END),
-           count(o.value)
-    FROM benchmark_value bv
-    LEFT JOIN benchmark_value o ON o.round_id = :own AND o.measure = bv.measure
-    WHERE bv.round_id = ANY(:rounds) AND bv.measure = ANY(:measures)
-    GROUP BY bv.measure
-    """
+    _PG_VALUES.format(members="JOIN member m ON m.tag = a.tag AND m.cluster_id = p.cluster_id")
+    + """, stats AS (
+    SELECT tag, measure, count(*) AS n, percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value) AS q
+    FROM val GROUP BY tag, measure
+)
+SELECT s.tag, s.measure, s.n, s.q, bool_or(v.value = s.q[1]), bool_or(v.value = s.q[2]), bool_or(v.value = s.q[3])
+FROM stats s JOIN val v ON v.tag = s.tag AND v.measure = s.measure
+GROUP BY s.tag, s.measure, s.n, s.q
+"""
 )
 
 
-class _PostgresPeriodData(_PeriodData):
-    """On PostgreSQL the quartiles and ranks are aggregated in the database: a thousand clusters x
-    sixty measures stay there, and only which clusters lack a value travels (usually nobody)."""
+def _joined(numbers: Iterable[int | str]) -> str:
+    return ",".join(map(str, numbers))
 
-    def __init__(self, session: Session, refs: dict[int, RoundRef | None], keys: Sequence[str], own_id: int) -> None:
+
+class _PostgresSliceData(_SliceData):
+    """On PostgreSQL the values stay in the database: it counts who has a value (one statement) and computes each
+    requested group's quartiles with percentile_cont (one more); Python only decides what may be shown."""
+
+    def __init__(self, session: Session, picks: Mapping[Slice, Pick], asks: Sequence[Ask], own_id: int, *, exact: bool):
         self.conn = session.connection()
-        self.round_of = {cid: ref.round_id for cid, ref in refs.items() if ref is not None}
-        cluster_of = {rid: cid for cid, rid in self.round_of.items()}
-        rounds, measures = list(self.round_of.values()), list(keys)
-        counts: dict[str, int] = dict(self.conn.execute(_PG_COUNTS, {"rounds": rounds, "measures": measures}).all())
-        complete = frozenset(self.round_of)
-        having = {k: complete if counts.get(k) == len(rounds) else frozenset() for k in keys}
-        partial = [k for k in keys if 0 < counts.get(k, 0) < len(rounds)]
+        self.exact = exact
+        self.slice_ids = {sl: i for i, sl in enumerate(picks)}
+        rows = [(self.slice_ids[sl], cid, rid, base) for sl, pick in picks.items() for cid, (rid, base) in pick.items()]
+        self.picked = {
+            "p_slice": _joined(r[0] for r in rows),
+            "p_cluster": _joined(r[1] for r in rows),
+            "p_round": _joined(r[2] for r in rows),
+            "p_base": _joined("" if r[3] is None else r[3] for r in rows),
+        }
+        by_id = {(self.slice_ids[sl], key): (sl, key) for sl, key in asks}
+        counts = self._run(_PG_HAVING, [(0, *self._ask(a)) for a in asks], [], own=own_id)
+        self.own = dict.fromkeys(asks)
+        self.having = {ask: frozenset() for ask in asks}
+        partial = []
+        for slice_id, measure, n, own in counts:
+            ask = by_id[(slice_id, measure)]
+            self.own[ask] = own
+            if n == len(picks[ask[0]]):
+                self.having[ask] = frozenset(picks[ask[0]])
+            else:
+                partial.append(ask)
         if partial:
-            found: dict[str, set[int]] = defaultdict(set)
-            for measure, rid in self.conn.execute(_PG_HAVING, {"rounds": rounds, "measures": partial}):
-                found[measure].add(cluster_of[rid])
-            having.update({k: frozenset(found[k]) for k in partial})
-        self.own_round = self.round_of.get(own_id)
-        own: dict[str, float | None] = dict.fromkeys(keys)
-        if self.own_round is not None:
-            own.update(self.conn.execute(_PG_OWN, {"round": self.own_round, "measures": measures}).all())
-        super().__init__(own, having)
+            found: dict[Ask, set[int]] = defaultdict(set)
+            for slice_id, measure, cid in self._run(_PG_PRESENT, [(0, *self._ask(a)) for a in partial], []):
+                found[by_id[(slice_id, measure)]].add(cid)
+            self.having.update({ask: frozenset(found[ask]) for ask in partial})
 
-    def stats(self, requests: dict[str, frozenset[int]]) -> dict[str, logic.PeerStats | None]:
-        by_group: dict[frozenset[int], list[str]] = defaultdict(list)
-        for key, members in requests.items():
-            by_group[members].append(key)
-        out: dict[str, logic.PeerStats | None] = {}
-        for members, keys in by_group.items():
-            parameters = {
-                "own": self.own_round if self.own_round is not None else -1,
-                "rounds": [self.round_of[cid] for cid in members],
-                "measures": keys,
-            }
-            for measure, n, (q1, q2, q3), below, has_own in self.conn.execute(_PG_STATS, parameters):
-                rank = 100.0 * float(below) / n if has_own else None
-                out[measure] = logic.PeerStats(n=n, q1=q1, median=q2, q3=q3, percentile_rank=rank)
+    def _ask(self, ask: Ask) -> tuple[int, str]:
+        return self.slice_ids[ask[0]], ask[1]
+
+    def _run(
+        self, statement: Any, asked: list[tuple[int, int, str]], members: list[tuple[int, int]], **extra: Any
+    ) -> Any:
+        parameters = {
+            **self.picked,
+            "a_tag": [a[0] for a in asked],
+            "a_slice": [a[1] for a in asked],
+            "a_measure": [a[2] for a in asked],
+            "m_tag": _joined(m[0] for m in members),
+            "m_cluster": _joined(m[1] for m in members),
+            **extra,
+        }
+        return self.conn.execute(statement, parameters).all()
+
+    def stats(self, requests: Mapping[Ask, frozenset[int]]) -> dict[Ask, logic.PeerStats | None]:
+        if not requests:
+            return {}
+        tags: dict[tuple[Slice, frozenset[int]], int] = {}
+        asked: list[tuple[int, int, str]] = []
+        tagged: dict[tuple[int, str], Ask] = {}
+        for ask, group in requests.items():
+            tag = tags.setdefault((ask[0], group), len(tags))
+            asked.append((tag, *self._ask(ask)))
+            tagged[(tag, ask[1])] = ask
+        members = [(tag, cid) for (_sl, group), tag in tags.items() for cid in group]
+        out: dict[Ask, logic.PeerStats | None] = {}
+        for tag, measure, n, q, *pinned in self._run(_PG_STATS, asked, members):
+            ask = tagged[(tag, measure)]
+            out[ask] = logic.stats_of(n, q, pinned, self.own[ask], exact=self.exact)
         return out
 
 
-def _period_data(session: Session, refs: dict[int, RoundRef | None], keys: Sequence[str], own_id: int) -> _PeriodData:
+def _slice_data(
+    session: Session, picks: Mapping[Slice, Pick], asks: Sequence[Ask], own_id: int, *, exact: bool
+) -> _SliceData:
     if session.get_bind().dialect.name == "postgresql":
-        return _PostgresPeriodData(session, refs, keys, own_id)
-    return _PythonPeriodData(session, refs, keys, own_id)
+        return _PostgresSliceData(session, picks, asks, own_id, exact=exact)
+    return _PythonSliceData(session, picks, asks, own_id, exact=exact)
 
 
 # --- measures ---------------------------------------------------------------------------
@@ -435,9 +682,11 @@ def measures(spec: TemplateSpec, *, lang: str | None = None) -> list[Measure]:
     for _p, _c, k in spec.iter_kpis():
         if k.type == "text":
             continue
-        unit = localize(k.unit, lang, fallback)
-        if k.per_member:
+        unit = localize(k.unit, lang, fallback) or ("%" if k.type == "percent" or k.aggregate == "share_yes" else None)
+        if k.per_member and (k.level == "cluster" or k.asked_of == "firms"):
             unit = (_l("%(unit)s per member firm", unit=unit) if unit else _l("count per member firm")).localized(lang)
+        elif k.per_member:
+            unit = (_l("%(unit)s per participant", unit=unit) if unit else _l("count per participant")).localized(lang)
         out.append(
             Measure(
                 key=f"kpi:{k.key}",
@@ -453,9 +702,7 @@ def measures(spec: TemplateSpec, *, lang: str | None = None) -> list[Measure]:
 def _stats(stats: logic.PeerStats | None) -> PeerStatsRead | None:
     if stats is None:
         return None
-    return PeerStatsRead(
-        n=stats.n, q1=stats.q1, median=stats.median, q3=stats.q3, percentile_rank=stats.percentile_rank
-    )
+    return PeerStatsRead(n=stats.n, q1=stats.q1, median=stats.median, q3=stats.q3, band=stats.band)
 
 
 # --- agency views -----------------------------------------------------------------------
@@ -484,17 +731,46 @@ def _pick_period(requested: str | None, periods: list[str]) -> str | None:
 class _InPeriod:
     periods: list[str]  # every period any of the clusters has a round in, newest first
     chosen: str | None
+    since: str | None  # the period changes are measured from
     refs: dict[int, RoundRef | None]  # cluster id -> its round in the chosen period
+    base_refs: dict[int, RoundRef | None]  # cluster id -> its round in `since`
     values: dict[int, dict[str, float]]  # round id -> measure -> roll-up value
 
+    def value(self, cluster_id: int, key: str) -> float | None:
+        ref = self.refs[cluster_id]
+        return self.values.get(ref.round_id, {}).get(key) if ref else None
 
-def _in_period(session: Session, clusters: list[Member], requested: str | None, keys: list[str]) -> _InPeriod:
-    """The agency views' common step: the clusters' rounds of the requested (or latest) period, and their values."""
-    rounds = _rounds_by_period(session, [m.cluster_id for m in clusters], closed_only=False)
-    periods = _periods(rounds)
-    chosen = _pick_period(requested, periods)
-    refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(chosen or "") for m in clusters}
-    return _InPeriod(periods, chosen, refs, _values(session, [r.round_id for r in refs.values() if r], keys))
+    def change(self, cluster_id: int, key: str) -> float | None:
+        base = self.base_refs[cluster_id]
+        return logic.change(self.value(cluster_id, key), self.values.get(base.round_id, {}).get(key) if base else None)
+
+
+def _in_period(
+    session: Session, clusters: list[Member], requested: str | None, keys: list[str], since: str | None = None
+) -> _InPeriod:
+    """The agency views' common step: the clusters' rounds of the requested (or latest) period and of the period
+    changes are measured from (`since`, or the one before), and their values."""
+    ids = [m.cluster_id for m in clusters]
+    periods = _all_periods(session, ids, closed_only=False)
+    # Without a (known) requested period: the newest one with a value to show. The newest period may hold only
+    # rounds just opened, with no answer yet: an empty table would say there is nothing to compare.
+    candidates = [requested] if requested in periods else periods
+    for chosen in candidates:
+        earlier = [p for p in periods if chosen is not None and p < chosen]
+        base = since if since in earlier else (earlier[0] if earlier else None)
+        rounds = _rounds_by_period(session, ids, closed_only=False, periods=[p for p in (chosen, base) if p])
+        refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(chosen or "") for m in clusters}
+        base_refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(base or "") for m in clusters}
+        round_ids = [r.round_id for r in [*refs.values(), *base_refs.values()] if r]
+        values = _values(session, round_ids, keys)
+        if any(values.get(r.round_id) for r in refs.values() if r) or chosen == candidates[-1]:
+            return _InPeriod(periods, chosen, base, refs, base_refs, values)
+    none: dict[int, RoundRef | None] = {m.cluster_id: None for m in clusters}
+    return _InPeriod(periods, None, None, none, dict(none), {})
+
+
+# The heat map's column sets: the kinds of measure each shows.
+HEATMAP_COLUMNS = {"perspective": ("overall", "perspective"), "csf": ("overall", "csf"), "kpi": ("kpi",)}
 
 
 def heatmap(
@@ -504,19 +780,35 @@ def heatmap(
     template_key: str,
     period: str | None,
     filters: dict[str, str],
+    columns: str = "csf",
+    sort: str = "cluster",
+    descending: bool = False,
     lang: str | None = None,
 ) -> Heatmap:
-    """Agency staff: the sharing clusters of their programmes by name, overall and CSF scores. `lang`: of
-    the titles (the template's first language when None, as the JSON API gives them)."""
+    """Agency staff: the sharing clusters of their programmes by name x the overall score and the perspective or
+    CSF scores, or x the raw template KPI values (`columns`), sorted by `sort` (a column's measure key, or
+    "cluster" for the name). `lang`: of the titles (the template's first language when None, as the JSON API
+    gives them)."""
     spec = _template(session, template_key)
     members = _named(_population(session, template_key), principal)
-    refresh(session, [m.cluster_id for m in members])
     options = _options(members)
     clean = {d: v for d, v in filters.items() if d in logic.DIMENSIONS and v}
     shown = _filtered(members, clean)
-    columns = [m for m in measures(spec, lang=lang) if m.kind in ("overall", "csf")]
-    keys = [m.key for m in columns]
+    columns = columns if columns in HEATMAP_COLUMNS else "csf"
+    shown_measures = [m for m in measures(spec, lang=lang) if m.kind in HEATMAP_COLUMNS[columns]]
+    keys = [m.key for m in shown_measures]
+    sort = sort if sort in keys else "cluster"
     found = _in_period(session, shown, period, keys)
+    round_ids = [r.round_id for r in found.refs.values() if r]
+    revisions = dict(
+        session.connection()
+        .execute(
+            sa_select(col(BenchmarkEntry.round_id), col(BenchmarkEntry.revision)).where(
+                _among(session, col(BenchmarkEntry.round_id), round_ids), col(BenchmarkEntry.reopened_at).is_(None)
+            )
+        )
+        .all()
+    )
     rows = []
     for m in shown:
         ref = found.refs[m.cluster_id]
@@ -531,19 +823,32 @@ def heatmap(
                 round_id=ref.round_id,
                 round_label=ref.label,
                 round_status=ref.status,
+                revision=revisions.get(ref.round_id),
                 values={k: got.get(k) for k in keys},
+                changes={k: found.change(m.cluster_id, k) for k in keys},
             )
         )
     median = {k: logic.median([v for r in rows if (v := r.values[k]) is not None]) for k in keys}
+    median_change = {k: logic.median([v for r in rows if (v := r.changes[k]) is not None]) for k in keys}
+    if sort != "cluster":
+        rows = logic.ordered(rows, lambda r: r.values[sort], descending=descending)
+    elif descending:
+        rows.reverse()
     return Heatmap(
         template_key=template_key,
         period=found.chosen,
         periods=found.periods,
+        since=found.since,
+        median_change=median_change,
         filters=clean,
         options=options,
-        measures=columns,
+        columns=columns,
+        sort=sort,
+        descending=descending,
+        measures=shown_measures,
         rows=rows,
         median=median,
+        freshness=freshness(session, [m.cluster_id for m in shown]),
     )
 
 
@@ -562,23 +867,91 @@ def distribution(
     all_measures = measures(spec, lang=lang)
     chosen_measure = next((m for m in all_measures if m.key == measure), all_measures[0])
     members = _filtered(_named(_population(session, template_key), principal), filters)
-    refresh(session, [m.cluster_id for m in members])
     found = _in_period(session, members, period, [chosen_measure.key])
     points = []
     for m in members:
-        ref = found.refs[m.cluster_id]
-        value = found.values.get(ref.round_id, {}).get(chosen_measure.key) if ref else None
+        value = found.value(m.cluster_id, chosen_measure.key)
         if value is not None:
-            points.append(DistributionPoint(cluster_id=m.cluster_id, cluster_name=m.name, value=value))
+            change = found.change(m.cluster_id, chosen_measure.key)
+            points.append(DistributionPoint(cluster_id=m.cluster_id, cluster_name=m.name, value=value, change=change))
     points.sort(key=lambda p: -p.value)
     return Distribution(
         template_key=template_key,
         period=found.chosen,
         periods=found.periods,
+        since=found.since,
         measure=chosen_measure,
         measures=all_measures,
         points=points,
-        stats=_stats(logic.peer_stats([p.value for p in points], None)),
+        stats=_stats(logic.peer_stats([p.value for p in points], None, exact=True)),
+        freshness=freshness(session, [m.cluster_id for m in members]),
+    )
+
+
+def changes(
+    session: Session,
+    principal: Principal,
+    *,
+    template_key: str,
+    measure: str,
+    since: str | None,
+    period: str | None,
+    filters: dict[str, str],
+    lang: str | None = None,
+) -> ChangeRanking:
+    """Agency staff: their named sharing clusters ranked by the change of one measure from `since` to `period`
+    (defaults: the latest period and the one before it), largest increase first, with the quartiles of the
+    changes (the peers' median change). Clusters without a value in both periods are not ranked."""
+    spec = _template(session, template_key)
+    all_measures = measures(spec, lang=lang)
+    chosen_measure = next((m for m in all_measures if m.key == measure), all_measures[0])
+    members = _named(_population(session, template_key), principal)
+    options = _options(members)
+    clean = {d: v for d, v in filters.items() if d in logic.DIMENSIONS and v}
+    shown = _filtered(members, clean)
+    rounds = _rounds_by_period(session, [m.cluster_id for m in shown], closed_only=False)
+    periods = _periods(rounds)
+    to = _pick_period(period, periods)
+    earlier = [p for p in periods if to is not None and p < to]
+    base = since if since in earlier else (earlier[0] if earlier else None)
+    rows: list[ChangeRow] = []
+    if to is not None and base is not None:
+        picked = _pick(rounds, Slice(to, base))
+        values = _values(session, [r.round_id for pair in picked.values() for r in pair], [chosen_measure.key])
+        for m in shown:
+            if m.cluster_id not in picked:
+                continue
+            after_ref, before_ref = picked[m.cluster_id]
+            after = values.get(after_ref.round_id, {}).get(chosen_measure.key)
+            before = values.get(before_ref.round_id, {}).get(chosen_measure.key)
+            moved = logic.change(after, before)
+            if after is not None and before is not None and moved is not None:
+                rows.append(
+                    ChangeRow(
+                        rank=0,
+                        cluster_id=m.cluster_id,
+                        cluster_name=m.name,
+                        programme_id=m.programme_id,
+                        before=before,
+                        after=after,
+                        change=moved,
+                    )
+                )
+    rows.sort(key=lambda r: (-r.change, r.cluster_name, r.cluster_id))
+    for i, row in enumerate(rows):
+        row.rank = rows[i - 1].rank if i and rows[i - 1].change == row.change else i + 1
+    return ChangeRanking(
+        template_key=template_key,
+        measure=chosen_measure,
+        measures=all_measures,
+        since=base,
+        period=to,
+        periods=periods,
+        filters=clean,
+        options=options,
+        rows=rows,
+        stats=_stats(logic.peer_stats([r.change for r in rows], None, exact=True)),
+        freshness=freshness(session, [m.cluster_id for m in shown]),
     )
 
 
@@ -587,6 +960,214 @@ def distribution(
 
 def _template_key_of(session: Session, cluster: Cluster) -> str:
     return scorecard_service.get_version(session, cluster.template_version_id).key
+
+
+NO_PEER_VALUE = _l("No peer has a value for this yet.")
+
+
+def too_few(min_group: int) -> Any:
+    return _l("Fewer than %(n)s peers: not shown, to protect each of them.", n=min_group)
+
+
+GROUPS_TOO_CLOSE = _l(
+    "Not shown: this group differs by too few clusters from another peer group, "
+    "so comparing the two would expose individual clusters."
+)
+CHANGED_SINCE_SHOWN = _l(
+    "Not shown: this period's peer group changed by too few clusters since its figures were shown to you, "
+    "so comparing the two would expose individual clusters."
+)
+
+# Translators: the bounds of a cluster's position among its peers, as in "between the lower quartile and the median".
+QUARTILE_NAMES = {"q1": _l("the lower quartile"), "median": _l("the median"), "q3": _l("the upper quartile")}
+
+
+def band_label(band: str) -> str:
+    """A position band (logic.rank_band) in the reader's language: "between the lower quartile and the median"."""
+    lower, upper = band.split("-")
+    if lower == "min":
+        return _l("below %(upper)s", upper=QUARTILE_NAMES[upper]).localized()
+    if upper == "max":
+        return _l("at or above %(lower)s", lower=QUARTILE_NAMES[lower]).localized()
+    return _l("between %(lower)s and %(upper)s", lower=QUARTILE_NAMES[lower], upper=QUARTILE_NAMES[upper]).localized()
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One measure of one slice: the cluster's own value and the peers' statistics, or why they are withheld."""
+
+    own: float | None
+    stats: logic.PeerStats | None
+    withheld: Any = None  # a message (app.i18n.translation._l), translated when shown
+
+
+@dataclass
+class _Comparison:
+    """A cluster against its peers: `compare` gives, for each measure of each slice asked, a Compared."""
+
+    periods: list[str]
+    attributes: Callable[[str], Mapping[str, str | None]]
+    compare: Callable[[Sequence[Ask]], dict[Ask, Compared]]
+
+
+def _slices(asks: Sequence[Ask]) -> list[Slice]:
+    return list(dict.fromkeys(sl for sl, _ in asks))
+
+
+def _pick(per_cluster: Mapping[int, Mapping[str, Any]], sl: Slice) -> dict[int, tuple[Any, Any]]:
+    """Each cluster's entry of the slice's period, with its entry of `since`; clusters without both are out."""
+    return {
+        cid: (per[sl.period], per[sl.since] if sl.since else None)
+        for cid, per in per_cluster.items()
+        if sl.period in per and (sl.since is None or sl.since in per)
+    }
+
+
+def _named_comparison(
+    session: Session, principal: Principal, cluster: Cluster, population: list[Member], dims: frozenset[str]
+) -> _Comparison:
+    """Agency staff of the cluster's programme: the named sharing clusters of their programmes, open rounds too."""
+    assert cluster.id is not None
+    own = _member_of(cluster)
+    peers = [m for m in _named(population, principal) if m.cluster_id != cluster.id]
+    ids = [m.cluster_id for m in [*peers, own]]
+    rounds = _rounds_by_period(session, ids, closed_only=False)
+    group = logic.PeerIndex(m.peer for m in peers).group(own.peer, dims, {cluster.id})
+
+    def compare(asks: Sequence[Ask]) -> dict[Ask, Compared]:
+        picks = {
+            sl: {cid: (ref.round_id, base.round_id if base else None) for cid, (ref, base) in _pick(rounds, sl).items()}
+            for sl in _slices(asks)
+        }
+        data = _slice_data(session, picks, asks, cluster.id or 0, exact=True)
+        requests = {ask: members for ask in asks if (members := group & data.having[ask])}
+        results = {ask: Compared(data.own[ask], None, NO_PEER_VALUE) for ask in asks}
+        results.update({ask: Compared(data.own[ask], stats) for ask, stats in data.stats(requests).items()})
+        return results
+
+    return _Comparison(sorted(rounds.get(cluster.id, {}), reverse=True), lambda _period: own.peer.attributes, compare)
+
+
+def _aggregate_comparison(
+    session: Session,
+    principal: Principal,
+    cluster: Cluster,
+    population: list[Member],
+    dims: frozenset[str],
+    min_group: int,
+) -> _Comparison:
+    """Everyone else: aggregates of frozen closed rounds under the disclosure rules (docs/disclosure.md). A
+    change between two periods is a value like a level, checked like another measure: its groups are built from
+    the later period's frozen attributes over the peers with an entry in both periods."""
+    own_id = cluster.id
+    assert own_id is not None
+    viewer = policy.benchmark_viewer(session, principal)
+    exclude = set(viewer.exclude | {own_id})
+    # Who does not give does not get: a cluster that does not share has no peers.
+    sharing = {m.cluster_id for m in population} if cluster.shares_benchmarks else set()
+    ids = sorted(sharing | {own_id})
+    entries = _entries_by_period(session, ids)
+
+    def family_of(in_slice: Mapping[int, Frozen]) -> dict[logic.GroupKey, frozenset[int]]:
+        """Every group this session could ask for in the slice, around each of its clusters: per measure it is
+        narrowed to the clusters that have a value, and logic.releasable decides over that whole family."""
+        index = logic.PeerIndex(f.peer for cid, f in in_slice.items() if cid not in exclude)
+        owns = [in_slice[o].peer for o in sorted(viewer.owns | {own_id}) if o in in_slice]
+        return {(o.cluster_id, s): index.group(o, s, exclude) for o in owns for s in logic.all_dimension_sets()}
+
+    def compare(asks: Sequence[Ask]) -> dict[Ask, Compared]:
+        chosen = {sl: _pick(entries, sl) for sl in _slices(asks)}
+        picks = {
+            sl: {
+                cid: (f.round_id, b.round_id if b else None)
+                for cid, (f, b) in got.items()
+                if cid not in exclude or cid == own_id
+            }
+            for sl, got in chosen.items()
+        }
+        data = _slice_data(session, picks, asks, own_id, exact=False)
+        families = {sl: family_of({cid: f for cid, (f, _b) in got.items()}) for sl, got in chosen.items()}
+        released: dict[tuple[Slice, frozenset[int]], set[logic.GroupKey]] = {}
+        results: dict[Ask, Compared] = {}
+        requests: dict[Ask, frozenset[int]] = {}
+        for ask in asks:
+            family, having = families[ask[0]], data.having[ask]
+            members = family.get((own_id, dims), frozenset()) & having
+            if (ask[0], having) not in released:
+                released[(ask[0], having)] = logic.releasable({k: m & having for k, m in family.items()}, min_group)
+            if not members:
+                results[ask] = Compared(data.own[ask], None, NO_PEER_VALUE)
+            elif len(members) < min_group:
+                results[ask] = Compared(data.own[ask], None, too_few(min_group))
+            elif (own_id, dims) not in released[(ask[0], having)]:
+                results[ask] = Compared(data.own[ask], None, GROUPS_TOO_CLOSE)
+            else:
+                requests[ask] = members
+        candidates: list[history.Candidate] = []
+        asked_by: list[Ask] = []
+        for (sl, key), members in requests.items():
+            if sl.since is None:
+                sides = [(sl.period, key, 0)]
+            else:
+                # A change rests on two entries per peer: recorded as two groups, one per period, under a measure
+                # of its own ("2025-H1->overall" in 2025-H2, "2025-H2<-overall" in 2025-H1; at most 77 characters),
+                # so that a revision of either entry, or a peer joining, differs from what was shown.
+                sides = [(sl.period, f"{sl.since}->{key}", 0), (sl.since, f"{sl.period}<-{key}", 1)]
+            for period, measure, side in sides:
+                contributions = {cid: chosen[sl][cid][side].contribution for cid in members}
+                candidates.append(history.Candidate(period, measure, contributions))
+                asked_by.append((sl, key))
+        refused = history.release(
+            session, audience=viewer.audience, audiences=viewer.audiences, candidates=candidates, min_group=min_group
+        )
+        for i in refused:
+            results[asked_by[i]] = Compared(data.own[asked_by[i]], None, CHANGED_SINCE_SHOWN)
+            requests.pop(asked_by[i], None)
+        results.update({ask: Compared(data.own[ask], stats) for ask, stats in data.stats(requests).items()})
+        return results
+
+    def attributes(period: str) -> Mapping[str, str | None]:
+        return entries[own_id][period].peer.attributes
+
+    return _Comparison(sorted(entries.get(own_id, {}), reverse=True), attributes, compare)
+
+
+def _comparison(
+    session: Session, principal: Principal, cluster: Cluster, *, dimensions: Iterable[str], min_group: int
+) -> tuple[str, TemplateSpec, frozenset[str], bool, _Comparison]:
+    """The comparison a viewer may make of a cluster (named for agency staff of its programme, else aggregate)."""
+    template_key = _template_key_of(session, cluster)
+    spec = _template(session, template_key)
+    dims = frozenset(d for d in dimensions if d in logic.DIMENSIONS)
+    population = _population(session, template_key)
+    named_mode = policy.sees_benchmark_names(principal, cluster.programme_id)
+    if named_mode:
+        comparison = _named_comparison(session, principal, cluster, population, dims)
+    else:
+        comparison = _aggregate_comparison(session, principal, cluster, population, dims, min_group)
+    return template_key, spec, dims, named_mode, comparison
+
+
+def _localized(reason: Any, lang: str | None) -> str | None:
+    return None if reason is None else str(reason.localized(lang))
+
+
+def _trend_points(comparison: _Comparison, key: str, lang: str | None, got: Mapping[Ask, Compared]) -> list[TrendPoint]:
+    points = []
+    for p in sorted(comparison.periods):
+        c = got[(Slice(p), key)]
+        points.append(
+            TrendPoint(
+                period=p,
+                own=c.own,
+                peers=c.stats.n if c.stats else None,
+                q1=c.stats.q1 if c.stats else None,
+                peer_median=c.stats.median if c.stats else None,
+                q3=c.stats.q3 if c.stats else None,
+                withheld=_localized(c.withheld, lang),
+            )
+        )
+    return points
 
 
 def profile(
@@ -598,97 +1179,53 @@ def profile(
     period: str | None,
     trend_measure: str,
     min_group: int,
+    since: str | None = None,
     lang: str | None = None,
 ) -> Profile:
-    """A cluster's core scores against its peer group.
+    """A cluster's core scores against its peer group, with the trend of one measure over every period and, when
+    `since` names an earlier period of the cluster, each measure's change since then (own and peers').
 
-    Agency staff of the cluster's programme (and admins) compare it with the named sharing clusters
-    of their programmes. Everyone else gets aggregates only, under three rules: the cluster must
-    share itself (who does not give, does not get); peers are closed rounds only (an open round's
-    aggregate would move with one peer's late answers, and watching it move isolates that peer);
-    and a group is shown only when logic.releasable allows it for every group this viewer can ask for.
+    Agency staff of the cluster's programme (and admins) compare it with the named sharing clusters of their
+    programmes. Everyone else gets aggregates of frozen closed rounds only, under the rules of
+    docs/disclosure.md: the cluster must share itself, the viewer's clusters are never peers, and a group is
+    shown only when logic.releasable allows it among every group the viewer can ask for now and the release
+    history allows it after everything shown to them before. A change is a value: the same rules apply to it.
     """
     assert cluster.id is not None
-    template_key = _template_key_of(session, cluster)
-    spec = _template(session, template_key)
+    template_key, spec, dims, named_mode, comparison = _comparison(
+        session, principal, cluster, dimensions=dimensions, min_group=min_group
+    )
     all_measures = measures(spec, lang=lang)
-    dims = frozenset(d for d in dimensions if d in logic.DIMENSIONS)
-    named_mode = policy.sees_benchmark_names(principal, cluster.programme_id)
-    population = _population(session, template_key)
-    own_member = _member_of(cluster)
-
-    if named_mode:
-        peers = [m for m in _named(population, principal) if m.cluster_id != cluster.id]
-        exclude = {cluster.id}
-    else:
-        exclude = policy.benchmark_own_clusters(session, principal) | {cluster.id}
-        peers = [m for m in population if m.cluster_id not in exclude] if cluster.shares_benchmarks else []
-    everyone = [*peers, own_member]
-    refresh(session, [m.cluster_id for m in everyone])
-    rounds = _rounds_by_period(session, [m.cluster_id for m in everyone], closed_only=not named_mode)
-    periods = sorted(rounds.get(cluster.id, {}), reverse=True)
-    chosen = _pick_period(period, periods)
-
-    index = logic.PeerIndex(m.peer for m in peers)
-    group = index.group(own_member.peer, dims, exclude)
-    # Every group the viewer could ask for, around each of their own sharing clusters on this template;
-    # per measure it is narrowed to the clusters that have a value (logic.releasable decides on that).
-    owns = [own_member.peer] + [m.peer for m in population if m.cluster_id in exclude and m.cluster_id != cluster.id]
-    base_family = {(o.cluster_id, s): index.group(o, s, exclude) for o in owns for s in logic.all_dimension_sets()}
-    released_cache: dict[frozenset[int], set[logic.GroupKey]] = {}
-
-    def released(having: frozenset[int]) -> set[logic.GroupKey]:
-        if having not in released_cache:
-            family = {key: members & having for key, members in base_family.items()}
-            released_cache[having] = logic.releasable(family, min_group)
-        return released_cache[having]
-
-    def stats_for(period_: str, measure_keys: Sequence[str]) -> tuple[dict[str, float | None], dict[str, Any]]:
-        refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(period_) for m in everyone}
-        data = _period_data(session, refs, measure_keys, own_member.cluster_id)
-        results: dict[str, Any] = {}
-        requests: dict[str, frozenset[int]] = {}
-        for key in measure_keys:
-            having = data.having[key]
-            members = group & having
-            if not members:
-                results[key] = (None, "No peer has a value for this yet.")
-                continue
-            if not named_mode:
-                if len(members) < min_group:
-                    results[key] = (None, f"Fewer than {min_group} peers: not shown, to protect each of them.")
-                    continue
-                if (cluster.id, dims) not in released(having):
-                    results[key] = (
-                        None,
-                        "Not shown: this group differs by too few clusters from another peer group, "
-                        "so comparing the two would expose individual clusters.",
-                    )
-                    continue
-            requests[key] = members
-        for key, stats in data.stats(requests).items():
-            results[key] = (stats, None)
-        return data.own, results
-
+    chosen = _pick_period(period, comparison.periods)
+    base = since if since in comparison.periods and chosen is not None and since < chosen else None
+    trend_key = trend_measure if any(m.key == trend_measure for m in all_measures) else "overall"
+    asks: list[Ask] = [(Slice(p), trend_key) for p in comparison.periods]
+    if chosen is not None:
+        asks += [(Slice(chosen), m.key) for m in all_measures]
+        if base is not None:
+            asks += [(Slice(chosen, base), m.key) for m in all_measures]
+    got = comparison.compare(list(dict.fromkeys(asks)))
     measure_rows: list[PeerMeasure] = []
     if chosen is not None:
-        own_values, results = stats_for(chosen, [m.key for m in all_measures])
         for m in all_measures:
-            stats, withheld = results[m.key]
-            measure_rows.append(PeerMeasure(measure=m, own=own_values[m.key], peers=_stats(stats), withheld=withheld))
-    trend_key = trend_measure if any(m.key == trend_measure for m in all_measures) else "overall"
-    trend = []
-    for p in sorted(periods):
-        own_values, results = stats_for(p, [trend_key])
-        stats, _ = results[trend_key]
-        trend.append(
-            TrendPoint(
-                period=p,
-                own=own_values[trend_key],
-                peer_median=stats.median if stats else None,
-                peers=stats.n if stats else None,
+            level = got[(Slice(chosen), m.key)]
+            moved = got.get((Slice(chosen, base), m.key)) if base else None
+            measure_rows.append(
+                PeerMeasure(
+                    measure=m,
+                    own=level.own,
+                    peers=_stats(level.stats),
+                    withheld=_localized(level.withheld, lang),
+                    change=None
+                    if moved is None
+                    else ChangeRead(
+                        since=base or "",
+                        own=moved.own,
+                        peers=_stats(moved.stats),
+                        withheld=_localized(moved.withheld, lang),
+                    ),
+                )
             )
-        )
     return Profile(
         cluster_id=cluster.id,
         cluster_name=cluster.name,
@@ -697,11 +1234,48 @@ def profile(
         shares_benchmarks=cluster.shares_benchmarks,
         min_group=min_group,
         period=chosen,
-        periods=periods,
+        periods=comparison.periods,
+        since=base,
+        attributes=dict(comparison.attributes(chosen)) if chosen else {},
         dimensions=sorted(dims, key=logic.DIMENSIONS.index),
         measures=measure_rows,
         trend_measure=trend_key,
-        trend=trend,
+        trend=_trend_points(comparison, trend_key, lang, got),
+        freshness=freshness(session, [cluster.id]),
+    )
+
+
+def trend(
+    session: Session,
+    principal: Principal,
+    cluster: Cluster,
+    *,
+    measure: str,
+    dimensions: Iterable[str],
+    min_group: int,
+    lang: str | None = None,
+) -> Trend:
+    """One measure of a cluster over every period it has a round in, oldest first, with its peer group's
+    quartiles per period (`q1`, `peer_median`, `q3`: the interquartile band), under the same rules as `profile`
+    (a quartile that would be one peer's figure is null; a withheld period says why in `withheld`)."""
+    assert cluster.id is not None
+    template_key, spec, dims, named_mode, comparison = _comparison(
+        session, principal, cluster, dimensions=dimensions, min_group=min_group
+    )
+    all_measures = measures(spec, lang=lang)
+    chosen = next((m for m in all_measures if m.key == measure), all_measures[0])
+    got = comparison.compare([(Slice(p), chosen.key) for p in comparison.periods])
+    return Trend(
+        cluster_id=cluster.id,
+        cluster_name=cluster.name,
+        template_key=template_key,
+        mode="named" if named_mode else "aggregate",
+        min_group=min_group,
+        dimensions=sorted(dims, key=logic.DIMENSIONS.index),
+        measure=chosen,
+        measures=all_measures,
+        points=_trend_points(comparison, chosen.key, lang, got),
+        freshness=freshness(session, [cluster.id]),
     )
 
 
@@ -709,12 +1283,18 @@ def profile(
 
 
 def _custom_kpis(session: Session, principal: Principal, template_key: str) -> list[tuple[ClusterKpi, Cluster]]:
+    """Indicators of sharing clusters only: the observatory, its counts and promotion respect consent exactly
+    as the scores do (docs/disclosure.md, rule 1)."""
     named = policy.benchmark_named_programmes(principal)
     statement = (
         select(ClusterKpi, Cluster)
         .join(Cluster, col(Cluster.id) == col(ClusterKpi.cluster_id))
         .join(TemplateVersion, col(TemplateVersion.id) == col(Cluster.template_version_id))
-        .where(ClusterKpi.is_custom == True, TemplateVersion.key == template_key)  # noqa: E712
+        .where(
+            ClusterKpi.is_custom == True,  # noqa: E712
+            Cluster.shares_benchmarks == True,  # noqa: E712
+            TemplateVersion.key == template_key,
+        )
         .order_by(col(ClusterKpi.id))
     )
     if named is not None:
@@ -737,8 +1317,37 @@ def _observed(row: ClusterKpi, cluster: Cluster) -> ObservedKpi:
     )
 
 
+Move = tuple[str, float, float | None]  # period, value, change since the period before
+
+
+def _latest_moves(session: Session, rows: Sequence[tuple[ClusterKpi, Cluster]]) -> dict[int, Move]:
+    """Of each cluster-level indicator: its latest period with a value, that value, and its change since the
+    cluster's period before (one query for the rounds, one for the values)."""
+    rounds = _rounds_by_period(session, sorted({c.id for _k, c in rows if c.id is not None}), closed_only=False)
+    round_ids = [ref.round_id for per in rounds.values() for ref in per.values()]
+    keys = sorted({k.key for k, _c in rows})
+    values: dict[tuple[int, str], float] = {}
+    if round_ids and keys:
+        statement = sa_select(col(KpiValue.round_id), col(KpiValue.kpi_key), col(KpiValue.value)).where(
+            _among(session, col(KpiValue.round_id), round_ids), col(KpiValue.kpi_key).in_(keys)
+        )
+        values = {(rid, key): value for rid, key, value in session.connection().execute(statement).all()}
+    out: dict[int, Move] = {}
+    for kpi, cluster in rows:
+        series = [
+            (period, values[(ref.round_id, kpi.key)])
+            for period, ref in sorted(rounds.get(cluster.id or 0, {}).items())
+            if (ref.round_id, kpi.key) in values
+        ]
+        if series and kpi.id is not None:
+            before = series[-2][1] if len(series) > 1 else None
+            out[kpi.id] = (series[-1][0], series[-1][1], logic.change(series[-1][1], before))
+    return out
+
+
 def observatory(session: Session, principal: Principal, *, template_key: str | None) -> Observatory:
-    """Indicators clusters defined themselves, by CSF, with alike wordings grouped (logic.group_similar)."""
+    """Indicators clusters defined themselves, by CSF, with alike wordings grouped across clusters and languages
+    (logic.group_similar), how many clusters use each group and how their values moved last."""
     keys = template_keys(session)
     key = template_key if template_key in keys else (keys[0] if keys else "")
     if not key:
@@ -746,9 +1355,13 @@ def observatory(session: Session, principal: Principal, *, template_key: str | N
     spec = _template(session, key)
     lang = spec.languages[0]
     rows = _custom_kpis(session, principal, key)
+    moves = _latest_moves(session, rows)
     by_csf: dict[str, list[ObservedKpi]] = defaultdict(list)
     for row, cluster in rows:
-        by_csf[row.csf_key].append(_observed(row, cluster))
+        item = _observed(row, cluster)
+        if item.id in moves:
+            item.period, item.value, item.change = moves[item.id]
+        by_csf[row.csf_key].append(item)
     csfs = []
     for _p, csf in ((p, c) for p in spec.perspectives for c in p.csfs):
         observed = by_csf.get(csf.key, [])
@@ -758,8 +1371,16 @@ def observatory(session: Session, principal: Principal, *, template_key: str | N
         groups = []
         for indices in logic.group_similar(texts):
             items = [observed[i] for i in indices]
+            moved = [i.change for i in items if i.change is not None]
             groups.append(
-                SimilarGroup(representative=items[0], clusters=len({i.cluster_id for i in items}), indicators=items)
+                SimilarGroup(
+                    representative=items[0],
+                    clusters=len({i.cluster_id for i in items}),
+                    indicators=items,
+                    rising=sum(1 for c in moved if c > 0),
+                    falling=sum(1 for c in moved if c < 0),
+                    steady=sum(1 for c in moved if c == 0),
+                )
             )
         groups.sort(key=lambda g: (-g.clusters, g.representative.id))
         csfs.append(
@@ -810,6 +1431,8 @@ def promoted_template(
             kpi["unit"] = row.unit
         if kpi["level"] == "member" and row.aggregate:
             kpi["aggregate"] = row.aggregate
+        if kpi["level"] == "member" and row.asked_of:
+            kpi["asked_of"] = row.asked_of
         if row.per_member:
             kpi["per_member"] = True
         csf_dicts[row.csf_key].setdefault("kpis", []).append(kpi)
@@ -843,51 +1466,95 @@ def write_promoted(session: Session, *, spec: TemplateSpec, text: str, directory
 # --- exports ----------------------------------------------------------------------------
 
 
+# Exports: every view's table with its change (and, for one cluster, its trend) columns. Column names stay as they
+# are in every language (scripts read them); measure titles and summary rows speak the viewer's language. Each
+# table is built from the view's own data, so a figure withheld from the view is absent from every format.
+
+
 def table_of_heatmap(data: Heatmap, *, lang: str | None = None) -> tuple[list[str], list[list[Any]]]:
-    """Column names stay as they are in every language (scripts read them); the measures' titles and the
-    median row speak the viewer's language."""
-    header = ["cluster", "round", *[m.title for m in data.measures]]
+    header = [
+        "cluster",
+        "round",
+        *[m.title for m in data.measures],
+        *[f"change since {data.since}: {m.title}" for m in data.measures],
+    ]
     rows: list[list[Any]] = [
-        [r.cluster_name, r.round_label, *[r.values[m.key] for m in data.measures]] for r in data.rows
+        [
+            r.cluster_name,
+            r.round_label,
+            *[r.values[m.key] for m in data.measures],
+            *[r.changes[m.key] for m in data.measures],
+        ]
+        for r in data.rows
     ]
     median = _nl("median of %(num)s cluster", "median of %(num)s clusters", len(data.rows)).localized(lang)
-    rows.append([median, "", *[data.median[m.key] for m in data.measures]])
+    rows.append(
+        [median, "", *[data.median[m.key] for m in data.measures], *[data.median_change[m.key] for m in data.measures]]
+    )
     return header, rows
 
 
+def _stat_cells(stats: PeerStatsRead | None) -> list[Any]:
+    if stats is None:
+        return [None] * 5
+    return [stats.n, stats.q1, stats.median, stats.q3, stats.band]
+
+
 def table_of_profile(data: Profile) -> tuple[list[str], list[list[Any]]]:
+    """One row per measure (level and change since `data.since`), then one row per period of the trend."""
     header = [
         "measure",
         "kind",
+        "period",
         "this cluster",
         "peers",
         "lower quartile",
         "median",
         "upper quartile",
-        "percentile rank",
+        "position",
         "note",
+        "change since",
+        "change of this cluster",
+        "peers with a change",
+        "change lower quartile",
+        "median change",
+        "change upper quartile",
+        "change position",
+        "change note",
     ]
     rows: list[list[Any]] = []
     for m in data.measures:
-        p = m.peers
-        rows.append(
-            [
-                m.measure.title,
-                m.measure.kind,
-                m.own,
-                p.n if p else None,
-                p.q1 if p else None,
-                p.median if p else None,
-                p.q3 if p else None,
-                p.percentile_rank if p else None,
-                m.withheld or "",
-            ]
-        )
+        c = m.change
+        change_cells = [None] * 8 if c is None else [c.since, c.own, *_stat_cells(c.peers), c.withheld or ""]
+        level_cells = [data.period, m.own, *_stat_cells(m.peers), m.withheld or ""]
+        rows.append([m.measure.title, m.measure.kind, *level_cells, *change_cells])
+    title = next((m.measure.title for m in data.measures if m.measure.key == data.trend_measure), data.trend_measure)
+    for t in data.trend:
+        rows.append([title, "trend", *_trend_cells(t), *[None] * 8])
     return header, rows
 
 
+def _trend_cells(t: TrendPoint) -> list[Any]:
+    return [t.period, t.own, t.peers, t.q1, t.peer_median, t.q3, None, t.withheld or ""]
+
+
+def table_of_trend(data: Trend) -> tuple[list[str], list[list[Any]]]:
+    header = ["period", "this cluster", "peers", "lower quartile", "median", "upper quartile", "position", "note"]
+    return header, [_trend_cells(t) for t in data.points]
+
+
 def table_of_distribution(data: Distribution) -> tuple[list[str], list[list[Any]]]:
-    return ["cluster", data.measure.title], [[p.cluster_name, p.value] for p in data.points]
+    header = ["cluster", data.measure.title, f"change since {data.since}"]
+    return header, [[p.cluster_name, p.value, p.change] for p in data.points]
+
+
+def table_of_changes(data: ChangeRanking, *, lang: str | None = None) -> tuple[list[str], list[list[Any]]]:
+    title = data.measure.title
+    header = ["rank", "cluster", f"{title}, {data.since}", f"{title}, {data.period}", "change"]
+    rows: list[list[Any]] = [[r.rank, r.cluster_name, r.before, r.after, r.change] for r in data.rows]
+    median = _nl("median of %(num)s cluster", "median of %(num)s clusters", len(data.rows)).localized(lang)
+    rows.append(["", median, None, None, data.stats.median if data.stats else None])
+    return header, rows
 
 
 def _cell(value: Any) -> Any:

@@ -63,6 +63,7 @@ class ClusterKpi(SQLModel, table=True):
     unit: str | None = Field(default=None, max_length=40)
     direction: str | None = Field(default=None, max_length=10)
     aggregate: str | None = Field(default=None, max_length=10)
+    asked_of: str | None = Field(default=None, max_length=10)
     per_member: bool = False
     language: str | None = Field(default=None, max_length=10)
     created_at: datetime = timestamp()

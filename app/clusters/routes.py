@@ -3,8 +3,9 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from app.auth import policy
-from app.auth.policy import AdminDep, PrincipalDep, StaffDep, cluster_for, programme_for
+from app.auth.deps import AdminDep, PrincipalDep, StaffDep
 from app.clusters import service
+from app.clusters.deps import cluster_for, programme_for
 from app.clusters.models import Cluster, Programme
 from app.clusters.schemas import (
     ClusterCreate,
@@ -58,6 +59,8 @@ def get_cluster(cluster: Cluster = cluster_for("read")) -> Any:
 def update_cluster(
     data: ClusterUpdate, session: SessionDep, principal: PrincipalDep, cluster: Cluster = cluster_for("manage")
 ) -> Any:
+    if data.model_fields_set & set(service.BENCHMARK_ATTRIBUTES):
+        policy.require_benchmark_attributes(principal, cluster)
     return service.update_cluster(session, cluster, data, actor=principal.actor)
 
 

@@ -93,13 +93,20 @@ class ClusterRead(BaseModel):
     shows_members_results: bool
 
 
+GOAL_DESCRIPTION = (
+    "In the KPI's unit (its `unit` in the scorecard); percentages, including shares of yes answers (share_yes), "
+    "from 0 to 100: 60 for 60 %, never the fraction 0.6. With the target on the better side of the baseline for "
+    "the KPI's direction; null clears."
+)
+
+
 class KpiSettingsUpdate(BaseModel):
     """Changes to one KPI of a cluster's scorecard; fields left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
     active: bool | None = None
-    baseline: float | None = Field(default=None, allow_inf_nan=False)
-    target: float | None = Field(default=None, allow_inf_nan=False)
+    baseline: float | None = Field(default=None, allow_inf_nan=False, description=GOAL_DESCRIPTION)
+    target: float | None = Field(default=None, allow_inf_nan=False, description=GOAL_DESCRIPTION)
     weight: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
 
 
@@ -116,8 +123,11 @@ class CustomKpiCreate(BaseModel):
     unit: str | None = Field(default=None, max_length=40)
     direction: str = Field(default="increase", pattern="^(increase|decrease)$")
     aggregate: str | None = Field(default=None, pattern="^(count_yes|share_yes|sum|mean|median)$")
-    baseline: float | None = Field(default=None, allow_inf_nan=False)
-    target: float | None = Field(default=None, allow_inf_nan=False)
+    asked_of: str | None = Field(
+        default=None, pattern="^(all|firms)$", description="Member-level KPIs: every participant (all) or firms only"
+    )
+    baseline: float | None = Field(default=None, allow_inf_nan=False, description=GOAL_DESCRIPTION)
+    target: float | None = Field(default=None, allow_inf_nan=False, description=GOAL_DESCRIPTION)
     weight: float = Field(default=1.0, gt=0, le=100, allow_inf_nan=False)
     language: str | None = Field(default=None, max_length=10)
 
@@ -130,7 +140,10 @@ class ScorecardKpi(BaseModel):
     level: str
     question: str | None
     type: str
-    unit: str | None
+    unit: str | None = Field(
+        description='The unit of the KPI\'s value, baseline and target: "%" for percentages and shares of yes '
+        "answers (0 to 100)"
+    )
     direction: str
     aggregate: str | None
     per_member: bool
@@ -139,6 +152,11 @@ class ScorecardKpi(BaseModel):
     baseline: float | None
     target: float | None
     weight: float
+    min: float | None = Field(default=None, description="Smallest answer or value accepted (numeric types)")
+    max: float | None = Field(default=None, description="Largest answer or value accepted (numeric types)")
+    asked_of: str = Field(
+        default="all", description="Who answers a member-level KPI: every participant (all) or firms only"
+    )
     illustrative: bool = False
     fallback: list[str] = Field(default_factory=list)
     """Labels (title, question) shown in the template's fallback language: no translation yet."""
@@ -184,6 +202,10 @@ class Scorecard(BaseModel):
     rating_labels: dict[int, str] = Field(default_factory=dict)
     perspectives: list[ScorecardPerspective]
 
+    def asks(self, kpi: ScorecardKpi, organisation_type: str) -> bool:
+        """Whether a participant of this kind is asked this KPI's question (only their answers count)."""
+        return kpi.active and kpi.level == "member" and (kpi.asked_of == "all" or organisation_type == "firm")
+
     def kpis(self) -> list[ScorecardKpi]:
         return [kpi for p in self.perspectives for c in p.csfs for kpi in c.kpis]
 
@@ -210,5 +232,6 @@ class ParticipantRead(BaseModel):
     organisation: str
     organisation_type: str
     person_name: str
+    email: str | None
     language: str | None
     active: bool

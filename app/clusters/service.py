@@ -9,12 +9,14 @@ from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, func, select
 
 from app.audit import service as audit
+from app.clusters import roster
 from app.clusters.models import Cluster, ClusterKpi, Participant, Programme
 from app.clusters.schemas import (
     ClusterCreate,
     ClusterUpdate,
     CustomKpiCreate,
     KpiSettingsUpdate,
+    OrganisationType,
     ParticipantCreate,
     ProgrammeCreate,
     Scorecard,
@@ -23,9 +25,14 @@ from app.clusters.schemas import (
     ScorecardPerspective,
 )
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n.translation import _l
 from app.memo import Memo
 from app.scorecards import service as scorecard_service
+from app.scorecards import values
 from app.scorecards.schema import CsfSpec, KpiSpec, PerspectiveSpec, TemplateSpec, is_fallback, localize
+
+# What peer groups are made of; set by the programme's agency staff (app.auth.policy).
+BENCHMARK_ATTRIBUTES = ("sector", "country", "region", "typology", "stage")
 
 DEFAULT_AGGREGATE = {
     "yes_no": "count_yes",
@@ -95,6 +102,19 @@ def update_cluster(session: Session, cluster: Cluster, data: ClusterUpdate, *, a
     before = {field: getattr(cluster, field) for field in changes}
     for field, value in changes.items():
         setattr(cluster, field, value)
+    moved = {f: v for f, v in changes.items() if f in BENCHMARK_ATTRIBUTES and before[f] != v}
+    if moved:
+        # Which peer groups a cluster falls in: every move is on record (docs/disclosure.md, rule 2).
+        audit.record(
+            session,
+            actor=actor,
+            action="benchmark_attributes",
+            entity="cluster",
+            entity_id=cluster.id,
+            cluster_id=cluster.id,
+            before={f: before[f] for f in moved},
+            after=moved,
+        )
     if "shares_benchmarks" in changes and before["shares_benchmarks"] != changes["shares_benchmarks"]:
         # Consent to appear in benchmarks is a decision others rely on: keep its history.
         audit.record(
@@ -123,8 +143,8 @@ def kpi_rows(session: Session, cluster: Cluster) -> dict[str, ClusterKpi]:
 
 # Built scorecards by what they are built from: the cluster's scorecard version (raised below with every change to
 # its KPI rows or template version, by whichever process makes it), the template version and the language. Every
-# member request needs one, and building it took a seventh of an autosave (bench/load.py); the key comes with the
-# cluster row the request has read anyway.
+# member request needs one and building it is costly (docs/benchmarks.md); the key comes with the cluster row the
+# request has read anyway.
 built_scorecards: Memo[tuple[Any, ...], Scorecard] = Memo(256)
 _CHANGED_SCORECARDS = "clusters_changed_scorecards"
 
@@ -183,6 +203,7 @@ def _build_scorecard(session: Session, cluster: Cluster, lang: str | None) -> Sc
     # so once), rather than every label marked as untranslated.
     lang = lang if lang in spec.languages else fallback
     rows = kpi_rows(session, cluster)
+    scale = (float(spec.rating_scale.min), float(spec.rating_scale.max))
     custom_by_csf: dict[str, list[ClusterKpi]] = {}
     for row in rows.values():
         if row.is_custom:
@@ -203,20 +224,27 @@ def _build_scorecard(session: Session, cluster: Cluster, lang: str | None) -> Sc
                         level=kpi.level,
                         question=localize(kpi.question, lang, fallback),
                         type=kpi.type,
-                        unit=localize(kpi.unit, lang, fallback),
+                        unit=_unit(localize(kpi.unit, lang, fallback), kpi.type, kpi.aggregate),
                         direction=kpi.direction,
                         aggregate=kpi.aggregate,
                         per_member=kpi.per_member,
                         is_custom=False,
                         active=settings.active if settings else True,
-                        baseline=settings.baseline if settings else kpi.baseline,
-                        target=settings.target if settings else kpi.target,
+                        **_goal(
+                            kpi.type,
+                            kpi.level,
+                            kpi.direction,
+                            settings.baseline if settings else kpi.baseline,
+                            settings.target if settings else kpi.target,
+                        ),
                         weight=settings.weight if settings else kpi.weight,
+                        **_answer_bounds(kpi.type, kpi.min, kpi.max, scale),
+                        asked_of=kpi.asked_of or "all",
                         illustrative=kpi.illustrative,
                         fallback=_fallbacks(kpi, ("title", "question"), lang, fallback),
                     )
                 )
-            kpis.extend(_custom_kpi_view(row) for row in custom_by_csf.get(csf.key, []))
+            kpis.extend(_custom_kpi_view(row, scale) for row in custom_by_csf.get(csf.key, []))
             csfs.append(
                 ScorecardCsf(
                     key=csf.key,
@@ -262,23 +290,53 @@ def _fallbacks(
     return marked
 
 
-def _custom_kpi_view(row: ClusterKpi) -> ScorecardKpi:
+def _unit(unit: str | None, kpi_type: str, aggregate: str | None) -> str | None:
+    """Percentages, and shares of yes answers (0 to 100, never a fraction), say so: "%"."""
+    if unit is None and (kpi_type == "percent" or aggregate == "share_yes"):
+        return "%"
+    return unit
+
+
+def _goal(
+    kpi_type: str, level: str, direction: str, baseline: float | None, target: float | None
+) -> dict[str, float | None]:
+    """A facilitator's yes/no fact goes from no (0) to yes (1), or the other way when yes is worse: scored 100
+    when the answer is the target's, 0 otherwise, with nothing to set."""
+    if kpi_type == "yes_no" and level == "cluster":
+        better = 1.0 if direction == "increase" else 0.0
+        baseline = 1.0 - better if baseline is None else baseline
+        target = better if target is None else target
+    return {"baseline": baseline, "target": target}
+
+
+def _answer_bounds(
+    kpi_type: str, minimum: float | None, maximum: float | None, scale: tuple[float, float]
+) -> dict[str, float | None]:
+    """The range an answer or a facilitator's value must lie in: the scale for ratings, else the type's range
+    narrowed by the template (app.scorecards.values)."""
+    bounds = scale if kpi_type == "rating" else values.answer_range(kpi_type, minimum, maximum)
+    return {"min": bounds[0], "max": bounds[1]} if bounds else {"min": None, "max": None}
+
+
+def _custom_kpi_view(row: ClusterKpi, scale: tuple[float, float]) -> ScorecardKpi:
+    kpi_type = row.kpi_type or "number"
     return ScorecardKpi(
         key=row.key,
         csf_key=row.csf_key,
         title=row.title or row.key,
         level=row.level or "cluster",
         question=row.question,
-        type=row.kpi_type or "number",
-        unit=row.unit,
+        type=kpi_type,
+        unit=_unit(row.unit, kpi_type, row.aggregate),
         direction=row.direction or "increase",
         aggregate=row.aggregate,
         per_member=row.per_member,
         is_custom=True,
         active=row.active,
-        baseline=row.baseline,
-        target=row.target,
+        **_goal(kpi_type, row.level or "cluster", row.direction or "increase", row.baseline, row.target),
         weight=row.weight,
+        **_answer_bounds(kpi_type, None, None, scale),
+        asked_of=row.asked_of or "all",
         language=row.language,
     )
 
@@ -287,13 +345,15 @@ def update_kpi_settings(
     session: Session, cluster: Cluster, key: str, data: KpiSettingsUpdate, *, actor: str
 ) -> ClusterKpi:
     row = kpi_rows(session, cluster).get(key)
-    if row is None:
+    kpi = scorecard(session, cluster).kpi(key)
+    if row is None or kpi is None:
         raise NotFound("The scorecard of this cluster has no KPI '%(key)s'.", key=key)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("active") is None:
         changes.pop("active", None)
     if changes.get("weight") is None:
         changes.pop("weight", None)
+    check_goal(kpi, baseline=changes.get("baseline", kpi.baseline), target=changes.get("target", kpi.target))
     before: dict[str, Any] = {field: getattr(row, field) for field in changes}
     for field, value in changes.items():
         setattr(row, field, value)
@@ -313,6 +373,25 @@ def update_kpi_settings(
     return row
 
 
+def check_goal(kpi: ScorecardKpi, *, baseline: float | None, target: float | None) -> None:
+    """Refuse (422, with the field) a baseline and target that could never be scored: app.scorecards.values."""
+    if kpi.type == "yes_no" and kpi.level == "cluster" and not {baseline, target} <= {0.0, 1.0, None}:
+        field = "baseline" if baseline not in (0.0, 1.0, None) else "target"
+        message = _l("This indicator is answered yes or no: its baseline and target are no (0) and yes (1).")
+        raise InvalidInput(message, details=[{"field": field, "message": message}])
+    answers = (kpi.min, kpi.max) if kpi.min is not None and kpi.max is not None else None
+    problem = values.goal_problem(
+        baseline=baseline,
+        target=target,
+        direction=kpi.direction,
+        aggregate=kpi.aggregate,
+        values=values.goal_range(kpi.aggregate, answers),
+    )
+    if problem is not None:
+        field, message = problem
+        raise InvalidInput(message, details=[{"field": field, "message": message}])
+
+
 def add_custom_kpi(session: Session, cluster: Cluster, data: CustomKpiCreate, *, actor: str) -> ClusterKpi:
     """Cluster-defined KPIs obey the same rules as template KPIs: they are checked by the template schema."""
     assert cluster.id is not None
@@ -321,10 +400,10 @@ def add_custom_kpi(session: Session, cluster: Cluster, data: CustomKpiCreate, *,
         raise InvalidInput("The scorecard has no CSF '%(key)s'.", key=data.csf_key)
     if data.key in kpi_rows(session, cluster):
         raise Conflict("This scorecard already has a KPI with key '%(key)s'.", key=data.key)
+    # The goal is checked on the built KPI below, with the same (translated) messages as a template KPI's.
+    definition = data.model_dump(exclude={"csf_key", "kpi_type", "language", "baseline", "target"}, exclude_none=True)
     try:
-        kpi = KpiSpec.model_validate(
-            {**data.model_dump(exclude={"csf_key", "kpi_type", "language"}, exclude_none=True), "type": data.kpi_type}
-        )
+        kpi = KpiSpec.model_validate({**definition, "type": data.kpi_type})
     except ValidationError as exc:
         raise InvalidInput(
             "This indicator is not complete.",
@@ -335,8 +414,8 @@ def add_custom_kpi(session: Session, cluster: Cluster, data: CustomKpiCreate, *,
         key=kpi.key,
         csf_key=data.csf_key,
         is_custom=True,
-        baseline=kpi.baseline,
-        target=kpi.target,
+        baseline=data.baseline,
+        target=data.target,
         weight=kpi.weight,
         title=data.title,
         question=data.question,
@@ -345,8 +424,11 @@ def add_custom_kpi(session: Session, cluster: Cluster, data: CustomKpiCreate, *,
         unit=data.unit,
         direction=kpi.direction,
         aggregate=kpi.aggregate,
+        asked_of=kpi.asked_of,
         language=data.language,
     )
+    scale = (float(spec.rating_scale.min), float(spec.rating_scale.max))
+    check_goal(_custom_kpi_view(row, scale), baseline=data.baseline, target=data.target)
     session.add(row)
     session.flush()
     audit.record(
@@ -367,6 +449,93 @@ def add_participant(session: Session, cluster: Cluster, data: ParticipantCreate)
     session.add(participant)
     session.flush()
     return participant
+
+
+def update_participant(
+    session: Session, participant: Participant, data: ParticipantCreate, *, actor: str
+) -> Participant:
+    """A correction (a misspelt name, a new email address); what changed is on record."""
+    changes = {k: v for k, v in data.model_dump(mode="json").items() if getattr(participant, k) != v}
+    if changes:
+        audit.record(
+            session,
+            actor=actor,
+            action="participant_changed",
+            entity="participant",
+            entity_id=participant.id,
+            cluster_id=participant.cluster_id,
+            before={k: getattr(participant, k) for k in changes},
+            after=changes,
+        )
+        for key, value in changes.items():
+            setattr(participant, key, value)
+        session.add(participant)
+        session.flush()
+    return participant
+
+
+def set_participant_active(session: Session, participant: Participant, active: bool, *, actor: str) -> None:
+    if active:
+        reactivate_participant(session, participant, actor=actor)
+    else:
+        deactivate_participant(session, participant, actor=actor)
+
+
+def reactivate_participant(session: Session, participant: Participant, *, actor: str) -> None:
+    """Back in the cluster (deactivated by mistake); links issued before stay switched off, a new one is needed."""
+    if participant.active:
+        return
+    participant.active = True
+    session.add(participant)
+    audit.record(
+        session,
+        actor=actor,
+        action="participant_reactivated",
+        entity="participant",
+        entity_id=participant.id,
+        cluster_id=participant.cluster_id,
+        before={"active": False},
+        after={"active": True},
+    )
+    session.flush()
+
+
+def participant_keys(session: Session, cluster: Cluster) -> set[tuple[str, str]]:
+    """Organisation and person of every participant, as roster.key_of compares them (inactive ones too: an import
+    must not bring back someone the facilitator removed)."""
+    return {roster.key_of(p.organisation, p.person_name) for p in list_participants(session, cluster)}
+
+
+def import_participants(
+    session: Session, cluster: Cluster, planned: list[roster.PlannedRow], *, actor: str
+) -> list[Participant]:
+    """The rows the preview showed as new; refused and duplicate rows add nobody. One audit entry per import."""
+    added = [
+        add_participant(
+            session,
+            cluster,
+            ParticipantCreate(
+                organisation=row.values["organisation"],
+                person_name=row.values.get("person_name", ""),
+                email=row.values.get("email") or None,
+                organisation_type=OrganisationType(row.values["organisation_type"]),
+                language=row.values.get("language") or None,
+            ),
+        )
+        for row in planned
+        if row.adds
+    ]
+    if added:
+        audit.record(
+            session,
+            actor=actor,
+            action="participants_imported",
+            entity="cluster",
+            entity_id=cluster.id,
+            cluster_id=cluster.id,
+            after={"participant_ids": [p.id for p in added]},
+        )
+    return added
 
 
 def deactivate_participant(session: Session, participant: Participant, *, actor: str) -> None:

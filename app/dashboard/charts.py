@@ -6,7 +6,11 @@ sits next to a table with the same numbers, its text alternative.
 """
 
 import base64
+import math
+import textwrap
+from collections.abc import Sequence
 from functools import lru_cache
+from html import escape
 
 import pygal
 from pygal.style import Style
@@ -64,14 +68,96 @@ def trend(labels: list[str], series: list[tuple[str, list[logic.TrendPoint]]]) -
 # the same numbers (a poll that found a note but no new answer, another facilitator) reuse the SVG.
 @lru_cache(maxsize=256)
 def _radar(axes: tuple[str, ...], series: tuple[tuple[str, tuple[float | None, ...]], ...]) -> str:
-    chart = pygal.Radar(width=560, height=460, fill=False, **_config())
-    chart.x_labels = list(axes)
-    for index, (label, values) in enumerate(series):
-        current = index == 0
-        chart.add(
-            label, list(values), stroke_style={"width": 4 if current else 2, "dasharray": "" if current else "6,4"}
+    svg = radar_svg(
+        axes,
+        [
+            (label, values, {"width": 4 if index == 0 else 2, "dash": "" if index == 0 else "6,4"})
+            for index, (label, values) in enumerate(series)
+        ],
+        width=560,
+        height=460,
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def radar_svg(
+    axes: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None], dict[str, object]]],
+    *,
+    width: int,
+    height: int,
+    title: str = "",
+) -> str:
+    """A spider chart on 0-100 drawn here rather than by pygal, which puts a missing value at 0 (a dot in the
+    middle, a line to it): a value that is missing or suppressed is not drawn at all, lines join only
+    neighbouring values that exist, and every value that exists has its dot, so a lone one still shows.
+    `series`: (label, values in the order of `axes`, {"width": stroke width, "dash": dash pattern})."""
+    top = 34 if title else 8
+    legend_y = height - 14
+    cx, cy = width / 2, top + (legend_y - 24 - top) / 2
+    # Room around the circle for axis labels of two lines of up to 16 characters.
+    radius = min(width / 2 - 130, (legend_y - 24 - top) / 2 - 48)
+    n = len(axes)
+
+    def point(index: int, value: float) -> tuple[float, float]:
+        angle = -math.pi / 2 + 2 * math.pi * index / n
+        return cx + radius * value / 100 * math.cos(angle), cy + radius * value / 100 * math.sin(angle)
+
+    muted = 'font-family="system-ui, sans-serif" fill="#4a5561"'
+    font = f'font-family="system-ui, sans-serif" fill="{STYLE.foreground}"'
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+    ]
+    parts.append(f'<rect width="{width}" height="{height}" fill="white"/>')
+    if title:
+        parts.append(f'<text x="{cx:.1f}" y="22" text-anchor="middle" font-size="16" {font}>{escape(title)}</text>')
+    for level in (20, 40, 60, 80, 100):
+        ring = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(n)))
+        parts.append(f'<polygon points="{ring}" fill="none" stroke="#c9d1d9" stroke-dasharray="4,3"/>')
+        x, y = point(0, level)
+        parts.append(f'<text x="{x + 4:.1f}" y="{y + 4:.1f}" font-size="11" {muted}>{level}</text>')
+    for index, label in enumerate(axes):
+        x, y = point(index, 100)
+        parts.append(f'<line x1="{cx:.1f}" y1="{cy:.1f}" x2="{x:.1f}" y2="{y:.1f}" stroke="#8c959f"/>')
+        lx, ly = point(index, 112)
+        anchor = "middle" if abs(lx - cx) < 1 else "start" if lx > cx else "end"
+        lines = _wrap(label, 16)
+        ly += (
+            5 - (len(lines) - 1) * 8 if abs(ly - cy) < radius * 0.9 else (12 if ly > cy else -4 - (len(lines) - 1) * 16)
         )
-    return _data_uri(chart)
+        spans = "".join(
+            f'<tspan x="{lx:.1f}" dy="{0 if i == 0 else 16}">{escape(line)}</tspan>' for i, line in enumerate(lines)
+        )
+        parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" font-size="14" {font}>{spans}</text>')
+    legend_x = 20.0
+    for number, (label, values, stroke) in enumerate(series):
+        colour = STYLE.colors[number % len(STYLE.colors)]
+        dash = f'stroke-dasharray="{stroke["dash"]}"' if stroke["dash"] else ""
+        line = f'stroke="{colour}" stroke-width="{stroke["width"]}" {dash} stroke-linecap="round"'
+        for index in range(n):
+            here, after = values[index], values[(index + 1) % n]
+            if here is not None and after is not None and n > 1:
+                (x1, y1), (x2, y2) = point(index, here), point((index + 1) % n, after)
+                parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" {line}/>')
+        for index, value in enumerate(values):
+            if value is not None:
+                x, y = point(index, value)
+                parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colour}"/>')
+        parts.append(
+            f'<line x1="{legend_x:.1f}" y1="{legend_y - 4}" x2="{legend_x + 24:.1f}" y2="{legend_y - 4}" {line}/>'
+        )
+        parts.append(f'<text x="{legend_x + 30:.1f}" y="{legend_y}" font-size="14" {font}>{escape(label)}</text>')
+        legend_x += 60 + 8 * len(label)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """An axis label on at most two lines, shortened with an ellipsis beyond (the table beside has it whole)."""
+    lines = textwrap.wrap(text, width) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder="…")]
+    return lines
 
 
 @lru_cache(maxsize=256)

@@ -3,9 +3,7 @@
 No database, no web framework: the numbers the room discusses can be checked by hand in unit tests.
 """
 
-import csv
 import hashlib
-import io
 import math
 import re
 import unicodedata
@@ -252,48 +250,3 @@ def template_diff(old: TemplateSpec, new: TemplateSpec, lang: str | None = None)
 def orphaned_custom_kpis(custom: dict[str, str], new: TemplateSpec) -> list[str]:
     """Keys of the cluster's own KPIs (key -> CSF key) whose CSF the new version no longer has."""
     return sorted(key for key, csf_key in custom.items() if new.csf(csf_key) is None)
-
-
-# --- exports --------------------------------------------------------------------------------------
-
-ANSWER_COLUMNS = ("round", "participant_id", "organisation", "submitted_at", "kind", "key", "title", "value", "comment")
-SCORE_COLUMNS = (
-    "round",
-    "level",
-    "key",
-    "title",
-    "score",
-    "status",
-    "value",
-    "baseline",
-    "target",
-    "ratings",
-    "disagreement",
-)
-
-
-def csv_text(columns: Sequence[str], rows: Iterable[dict[str, object]]) -> str:
-    """CSV with a header row; cells that a spreadsheet would run as a formula are defused with a quote."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([spreadsheet_safe(row.get(c)) for c in columns])
-    return buffer.getvalue()
-
-
-def spreadsheet_safe(value: object) -> object:
-    """Members' free text must not become a formula when the facilitator opens the file (CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def figure(value: float | None) -> str:
-    """A KPI figure for people: thousands grouped, at most two decimals, no trailing zeros."""
-    if value is None or not math.isfinite(value):
-        return "\u2013"
-    text = f"{value:,.2f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text

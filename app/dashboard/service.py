@@ -12,7 +12,7 @@ from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, ClusterKpi, Participant
-from app.clusters.schemas import Scorecard
+from app.clusters.schemas import Scorecard, ScorecardKpi
 from app.dashboard import logic
 from app.errors import Conflict, InvalidInput, NotFound
 from app.memo import Memo
@@ -152,6 +152,8 @@ class KpiRow:
     status: str | None
     standing: logic.KpiStanding
     note: str = ""
+    yes_no: bool = False  # a yes/no fact for the cluster (1 yes, 0 no), not a number
+    illustrative: bool = False  # an example the template's authors wrote, not an indicator of its source
 
 
 @dataclass
@@ -183,11 +185,16 @@ class SessionView:
     def contested(self) -> list[logic.Topic]:
         return [t for t in self.topics if t.contested]
 
+    @property
+    def uncontested(self) -> list[logic.Topic]:
+        return [t for t in self.topics if not t.contested]
 
-def session_view(session: Session, round_: Round, *, with_comments: bool) -> SessionView:
-    """Everything the projected screen shows for a round; members' comments only for those who may read answers."""
+
+def session_view(session: Session, round_: Round, *, with_comments: bool, lang: str | None = None) -> SessionView:
+    """Everything the projected screen shows for a round, with the template's labels in `lang` (when it has
+    them); members' comments only for those who may read answers."""
     cluster = _cluster(session, round_)
-    scorecard = cluster_service.scorecard(session, cluster)
+    scorecard = cluster_service.scorecard(session, cluster, lang=lang)
     rules = scoring_service.rules_for(cluster_service.template_spec(session, cluster))
     history = results(session, _rounds_up_to(session, round_), scorecard, rules)
     current = history[-1].scores
@@ -244,6 +251,8 @@ def session_view(session: Session, round_: Round, *, with_comments: bool) -> Ses
                 status=scored.score.status,
                 standing=logic.kpi_standing(scored.value, kpi.baseline, kpi.target, kpi.direction),
                 note=notes.get(kpi.key, ""),
+                yes_no=kpi.type == "yes_no" and kpi.level == "cluster",
+                illustrative=kpi.illustrative,
             )
         )
     view = SessionView(
@@ -454,9 +463,9 @@ def who_answered(session: Session, round_: Round) -> list[Answered]:
     return [Answered(p, statuses.get(p.id or 0, "none")) for p in participants]
 
 
-def cluster_kpis(scorecard: Scorecard) -> list[tuple[str, str, str | None]]:
-    """(key, title, unit) of the active KPIs the facilitator enters a value for."""
-    return [(k.key, k.title, k.unit) for k in scorecard.kpis() if k.level == "cluster" and k.active]
+def cluster_kpis(scorecard: Scorecard) -> list[ScorecardKpi]:
+    """The active KPIs the facilitator enters a value for."""
+    return [k for k in scorecard.kpis() if k.level == "cluster" and k.active]
 
 
 # --- template upgrade -----------------------------------------------------------------------------
@@ -535,8 +544,10 @@ def upgrade_template(session: Session, cluster: Cluster, version_id: int, *, act
 
 
 def raw_answers(session: Session, round_: Round) -> list[dict[str, object]]:
-    """One row per answer or rating of a submitted response, with who gave it."""
+    """One row per answer or rating of a submitted response, with who gave it: yes/no as booleans, numbers
+    as numbers, the time of submission as a time (exports write them for people)."""
     scorecard = cluster_service.scorecard(session, _cluster(session, round_))
+    kpis = {k.key: k for k in scorecard.kpis()}
     titles = {k.key: k.title for k in scorecard.kpis()} | {
         c.key: c.title for p in scorecard.perspectives for c in p.csfs
     }
@@ -559,13 +570,23 @@ def raw_answers(session: Session, round_: Round) -> list[dict[str, object]]:
     )
     for answer in answers:
         response, participant = by_id[answer.response_id]
+        kpi = kpis.get(answer.kpi_key)
+        value: object = answer.value_text if answer.value_text is not None else answer.value_num
+        if kpi is not None and kpi.type == "yes_no" and answer.value_num is not None:
+            value = answer.value_num == 1
         rows.append(_answer_row(round_, response, participant, "kpi", answer.kpi_key, titles))
-        rows[-1].update(value=answer.value_num if answer.value_text is None else answer.value_text, comment="")
+        rows[-1].update(value=value, comment="")
     for rating in ratings:
         response, participant = by_id[rating.response_id]
         rows.append(_answer_row(round_, response, participant, "csf_rating", rating.csf_key, titles))
         rows[-1].update(value=rating.rating, comment=rating.comment)
     return rows
+
+
+def answer_columns(scorecard: Scorecard) -> tuple[list[str], list[str]]:
+    """The questions of the round in form order, for the one-row-per-member layout: KPI keys, CSF keys."""
+    kpi_keys = [k.key for k in scorecard.kpis() if k.active and k.level == "member"]
+    return kpi_keys, [c.key for p in scorecard.perspectives for c in p.csfs]
 
 
 def _answer_row(
@@ -575,7 +596,8 @@ def _answer_row(
         "round": round_.label,
         "participant_id": participant.id,
         "organisation": participant.organisation,
-        "submitted_at": response.submitted_at.isoformat() if response.submitted_at else "",
+        "organisation_type": participant.organisation_type,
+        "submitted_at": response.submitted_at,
         "kind": kind,
         "key": key,
         "title": titles.get(key, key),

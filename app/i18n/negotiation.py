@@ -2,7 +2,7 @@
 
 from babel import negotiate_locale
 
-from app.i18n.translation import LOCALES, SOURCE_LOCALE
+from app.i18n.translation import LOCALES, SOURCE_LOCALE, split_locale
 
 # Browsers send a handful of languages; anything longer is not a browser and need not be parsed.
 MAX_ACCEPT_LANGUAGE_ENTRIES = 20
@@ -53,3 +53,13 @@ def choose_locale(
             return locale
     preferred = [tag.replace("_", "-").lower() for tag in parse_accept_language(accept_language)]
     return negotiate_locale(preferred, LOCALES, sep="-", aliases={}) or SOURCE_LOCALE
+
+
+def regional_variant(language: str, accept_language: str | None) -> str:
+    """The browser's region for the chosen language, for writing numbers and dates: a member whose link says
+    Spanish and whose phone says es-MX reads and types 1,234.5 as in Mexico, not 1.234,5 as in Spain."""
+    for tag in parse_accept_language(accept_language):
+        spoken, formats = split_locale(tag)
+        if spoken == language:
+            return formats
+    return language

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.audit import service as audit
-from app.auth.policy import PrincipalDep
+from app.auth.deps import PrincipalDep
 from app.deps import SessionDep
 from app.errors import InvalidInput
-from app.i18n.negotiation import choose_locale, supported
+from app.i18n.negotiation import choose_locale, regional_variant, supported
 
 LANGUAGE_COOKIE = "clusterscore_lang"
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -28,10 +28,19 @@ async def current_locale(request: Request, principal: PrincipalDep) -> str:
         accept_language=request.headers.get("accept-language"),
     )
     request.state.locale = locale
+    request.state.formats = regional_variant(locale, request.headers.get("accept-language"))
     return locale
 
 
 LocaleDep = Annotated[str, Depends(current_locale)]
+
+
+async def current_formats(request: Request, _locale: LocaleDep) -> str:
+    """The Babel locale the request's numbers and dates are written and read in (e.g. "es_MX")."""
+    return formats_of(request)
+
+
+FormatsDep = Annotated[str, Depends(current_formats)]
 
 
 def locale_of(request: Request) -> str:
@@ -42,6 +51,14 @@ def locale_of(request: Request) -> str:
     return choose_locale(
         cookie=request.cookies.get(LANGUAGE_COOKIE), accept_language=request.headers.get("accept-language")
     )
+
+
+def formats_of(request: Request) -> str:
+    """The request's formatting locale: its language, in the browser's region when the browser speaks it."""
+    formats = getattr(request.state, "formats", None)
+    if isinstance(formats, str):
+        return formats
+    return regional_variant(locale_of(request), request.headers.get("accept-language"))
 
 
 def _local_path(url: str) -> str:

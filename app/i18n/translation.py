@@ -13,15 +13,17 @@ Python code marks messages for translation in two ways, both found by `make mess
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import date, datetime
-from functools import cache
+from decimal import Decimal, localcontext
+from functools import cache, lru_cache
 from gettext import NullTranslations
 from io import BytesIO
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.mofile import write_mo
@@ -38,23 +40,49 @@ TRANSLATIONS_DIR = ROOT / "translations"
 DOMAIN = "messages"
 SOURCE_LOCALE = "en"
 # The interface languages; English is the source language, the others have catalogues.
-LOCALES = ("en", "es", "pt", "th")
+LOCALES = ("en", "es", "pt", "th", "fr", "ar")
 # Each language named in itself, for the language switch.
-LANGUAGE_NAMES = {"en": "English", "es": "Español", "pt": "Português", "th": "ไทย"}
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "pt": "Português", "th": "ไทย", "fr": "Français", "ar": "العربية"}
 # Our Portuguese is Brazilian; screen readers pronounce better with the region in <html lang>.
 HTML_LANG = {"pt": "pt-BR"}
+# Languages written from right to left: their pages get dir="rtl" (the CSS uses logical properties).
+RIGHT_TO_LEFT = frozenset({"ar"})
+# Scripts a projector's or laptop's Linux may have no font for (boxes instead of letters): staff pages in these
+# languages load static/fonts/<script>.css, built by tools/subset_fonts.py. Members' phones have the fonts.
+SCRIPT_FONTS = {"th": "thai", "ar": "arabic"}
 
-_current: ContextVar[str] = ContextVar("clusterscore_locale", default=SOURCE_LOCALE)
+# (interface language, formatting locale): "es" speaks Spanish, "es_MX" also writes 1,234.5 as Mexico does.
+_current: ContextVar[tuple[str, str]] = ContextVar("clusterscore_locale", default=(SOURCE_LOCALE, SOURCE_LOCALE))
 
 
 def get_locale() -> str:
-    return _current.get()
+    """The interface language: one of LOCALES."""
+    return _current.get()[0]
+
+
+def get_format_locale() -> str:
+    """The Babel locale numbers and dates are written (and read) in: the language, or a region of it."""
+    return _current.get()[1]
+
+
+@lru_cache(maxsize=256)  # bounded: the argument may come from a browser's header
+def split_locale(locale: str) -> tuple[str, str]:
+    """ "es-MX" -> ("es", "es_MX"); "pt" -> ("pt", "pt"); a region Babel does not know, or a language we
+    have no catalogue for, falls back to the language, then to English."""
+    try:
+        parsed = Locale.parse(locale.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return SOURCE_LOCALE, SOURCE_LOCALE
+    if parsed.language not in LOCALES:
+        return SOURCE_LOCALE, SOURCE_LOCALE
+    return parsed.language, str(parsed)
 
 
 @contextlib.contextmanager
 def use_locale(locale: str) -> Iterator[None]:
-    """Everything inside (gettext, Msg, formatting filters) speaks `locale`."""
-    token = _current.set(locale if locale in LOCALES else SOURCE_LOCALE)
+    """Everything inside (gettext, Msg, formatting filters) speaks `locale` ("es", or "es-MX" with Mexico's
+    way of writing numbers)."""
+    token = _current.set(split_locale(locale))
     try:
         yield
     finally:
@@ -142,9 +170,9 @@ class Msg(str):
     def __new__(cls, msgid: str, plural: str | None = None, n: int | None = None, /, **params: Any) -> "Msg":
         if plural is not None and n is not None:
             params = {"num": n, **params}
-            english = (msgid if n == 1 else plural) % params
+            english = (msgid if n == 1 else plural) % _shown(params, SOURCE_LOCALE)
         else:
-            english = msgid % params if params else msgid
+            english = msgid % _shown(params, SOURCE_LOCALE) if params else msgid
         self = super().__new__(cls, english)
         self.msgid, self.plural, self.n, self.params = msgid, plural, n, params
         return self
@@ -152,10 +180,12 @@ class Msg(str):
     def localized(self, locale: str | None = None) -> str:
         locale = locale or get_locale()
         catalogue = translations(locale)
+        formats = get_format_locale() if get_locale() == locale else locale
         # A value may itself be a message, e.g. a round status named in a sentence.
         params = {
             key: value.localized(locale) if isinstance(value, Msg) else value for key, value in self.params.items()
         }
+        params = _shown(params, formats)
         if self.plural is not None and self.n is not None:
             return catalogue.ngettext(self.msgid, self.plural, self.n) % params
         text = catalogue.gettext(self.msgid)
@@ -163,6 +193,22 @@ class Msg(str):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.msgid, self.plural, self.n, self.params))
+
+
+def _shown(params: dict[str, Any], locale: str) -> dict[str, Any]:
+    """Decimal numbers in a message as the reader writes them (0.6, 0,6; 1,000 or 1.000); whole numbers of
+    type int (counts, limits) stay as they are, in the locale's own digits."""
+    with localcontext(prec=EVERY_DIGIT_OF_A_FLOAT):
+        return {key: _shown_value(value, locale) for key, value in params.items()}
+
+
+def _shown_value(value: Any, locale: str) -> Any:
+    if isinstance(value, float | Decimal):
+        text = babel_format_decimal(value, locale=locale, decimal_quantization=False, numbering_system="default")
+        return native_digits(text, locale)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return native_digits(str(value), locale)
+    return value
 
 
 def _rebuild(msgid: str, plural: str | None, n: int | None, params: dict[str, Any]) -> Msg:
@@ -191,34 +237,68 @@ def translated(value: Any, locale: str | None = None) -> Any:
 
 
 # --- Formatting (numbers, percentages, dates) in the current locale -------------------------------
+# Numbers are shown in the locale's own digits (numbering_system="default"): Arabic-Indic in Egypt and
+# Jordan (1,234.5 in those digits and separators), Latin in Morocco and Tunisia (1.234,5) and everywhere
+# else. Input fields keep Latin
+# digits (numbers.number_for_input); numbers.read_number reads either.
 
 MISSING = "\u2013"  # an en dash where there is no value yet
+_DIGITS = {"arab": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")}
 
 
-def format_decimal(value: float | int | None, format: str | None = None) -> str:
+@lru_cache(maxsize=256)
+def _numbering_system(locale: str) -> str:
+    try:
+        return str(Locale.parse(locale.replace("-", "_")).default_numbering_system)
+    except (ValueError, TypeError, UnknownLocaleError):
+        return "latn"
+
+
+def native_digits(text: str, locale: str) -> str:
+    """Babel writes the locale's separators but always Latin digits: the locale's own digits here."""
+    table = _DIGITS.get(_numbering_system(locale))
+    return text.translate(table) if table else text
+
+
+# Babel computes with the decimal context: the default 28 digits cannot hold a float such as 1e308 written out.
+EVERY_DIGIT_OF_A_FLOAT = 800
+
+
+def format_decimal(value: float | int | Decimal | None, format: str | None = None) -> str:
     """1234.5 -> "1,234.5" (en), "1.234,5" (es, pt), "1,234.5" (th); None -> MISSING."""
     if value is None:
         return MISSING
-    return babel_format_decimal(value, format=format, locale=get_locale())
+    with localcontext(prec=EVERY_DIGIT_OF_A_FLOAT):
+        text = babel_format_decimal(value, format=format, locale=get_format_locale(), numbering_system="default")
+    return native_digits(text, get_format_locale())
+
+
+def format_figure(value: float | None) -> str:
+    """A figure for people: thousands grouped, at most two decimals, no trailing zeros (1.234,5 in es)."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return format_decimal(value, "#,##0.##")
 
 
 def format_percent(value: float | None, format: str | None = None) -> str:
     """A fraction: 0.725 -> "72%" (en), "72 %" (es), "72%" (pt, th). Scores on 0-100 are divided by 100 first."""
     if value is None:
         return MISSING
-    return babel_format_percent(value, format=format, locale=get_locale())
+    text = babel_format_percent(value, format=format, locale=get_format_locale(), numbering_system="default")
+    return native_digits(text, get_format_locale())
 
 
 def format_date(value: date | datetime | None, format: str = "medium") -> str:
     if value is None:
         return MISSING
-    return babel_format_date(value, format=format, locale=get_locale())
+    return native_digits(babel_format_date(value, format=format, locale=get_format_locale()), get_format_locale())
 
 
 def format_datetime(value: datetime | None, format: str = "medium") -> str:
     if value is None:
         return MISSING
-    return babel_format_datetime(value, format=format, locale=get_locale())
+    text = babel_format_datetime(value, format=format, locale=get_format_locale())
+    return native_digits(text, get_format_locale())
 
 
 def language_name(code: str | None, locale: str | None = None) -> str:

@@ -1,1 +1,2 @@
-"""Interoperability with ODK Collect, KoboToolbox and Enketo: XLSForm export (and, later, OpenRosa and imports)."""
+"""Interoperability with ODK Collect, KoboCollect, Enketo, ODK Central and KoboToolbox: the XLSForm, OpenRosa
+and imports of their exports."""

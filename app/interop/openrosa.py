@@ -12,15 +12,22 @@ from xml.sax.saxutils import escape
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
-from app.interop.logic import FieldMap
+from app.errors import AppError
+from app.interop.logic import RESPONDENT_FIELD, FieldKind, FieldMap, form_text
 from app.responses.schemas import AnswerIn, RatingIn, ResponseDraft
 
+# The whole request a device may send (the XML and any attachment), announced on every OpenRosa reply
+# as X-OpenRosa-Accept-Content-Length and enforced: ClusterScore's forms have no media questions, and
+# the XML of the largest scorecard with every comment at its limit stays far below.
 MAX_SUBMISSION_BYTES = 1_000_000
+OPENROSA_VERSION = "1.0"
 FORM_ID = re.compile(r"^clusterscore_c(\d+)_r(\d+)$")
 
 
-class SubmissionRejected(ValueError):
-    """The submitted XML is not an instance of one of our forms."""
+class SubmissionRejected(AppError):
+    """The submitted XML is not an instance of one of our forms (OpenRosa answers 400, as ODK Central does)."""
+
+    status_code = 400
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,11 @@ class FormEntry:
     download_url: str
 
 
+def instance_key(instance_id: str) -> str:
+    """An instanceID as stored: Collect sends "uuid:<uuid>", KoboToolbox's exports show the bare uuid."""
+    return instance_id.strip().removeprefix("uuid:")
+
+
 @dataclass(frozen=True)
 class Submission:
     form_id: str
@@ -39,6 +51,7 @@ class Submission:
     instance_id: str
     deprecated_id: str | None
     values: dict[str, str]
+    respondent: str | None = None  # the participant_id field, when the form has one
 
     def round_id(self) -> tuple[int, int]:
         match = FORM_ID.match(self.form_id)
@@ -50,7 +63,7 @@ class Submission:
 def form_list_xml(forms: list[FormEntry]) -> str:
     items = "".join(
         "<xform>"
-        f"<formID>{escape(f.form_id)}</formID><name>{escape(f.name)}</name>"
+        f"<formID>{escape(f.form_id)}</formID><name>{escape(form_text(f.name))}</name>"
         f"<version>{escape(f.version)}</version><hash>md5:{f.md5}</hash>"
         f"<downloadUrl>{escape(f.download_url)}</downloadUrl>"
         "</xform>"
@@ -65,7 +78,7 @@ def response_xml(message: str, *, refused: bool = False) -> str:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<OpenRosaResponse xmlns="http://openrosa.org/http/response"><message nature="{nature}">'
-        f"{escape(message)}</message></OpenRosaResponse>"
+        f"{escape(form_text(message))}</message></OpenRosaResponse>"
     )
 
 
@@ -79,23 +92,21 @@ def parse_submission(xml: bytes) -> Submission:
     try:
         root: Element = SafeElementTree.fromstring(xml, forbid_dtd=True)
     except (SafeElementTree.ParseError, DefusedXmlException, ValueError) as exc:
-        raise SubmissionRejected(f"The submission is not well-formed XML ({type(exc).__name__}).") from None
+        raise SubmissionRejected(
+            "The submission is not well-formed XML (%(problem)s).", problem=type(exc).__name__
+        ) from None
     form_id = root.get("id")
     if not form_id:
         raise SubmissionRejected("The submission names no form (id attribute).")
     values: dict[str, str] = {}
-    instance_id = deprecated_id = None
-    for element in root.iter():
-        if len(element):
-            continue
-        name = _local(element.tag)
-        text = (element.text or "").strip()
-        if name == "instanceID":
-            instance_id = text
-        elif name == "deprecatedID":
-            deprecated_id = text or None
-        elif element is not root:
-            values[name] = text
+    meta: dict[str, str] = {}
+    for child in root:
+        found = meta if _local(child.tag) == "meta" else values
+        for element in child.iter():
+            if not len(element):
+                found[_local(element.tag)] = (element.text or "").strip()
+    instance_id = instance_key(meta.get("instanceID", ""))
+    deprecated_id = instance_key(meta.get("deprecatedID", "")) or None
     if not instance_id or len(instance_id) > 100:
         raise SubmissionRejected("The submission has no meta/instanceID.")
     if deprecated_id is not None and len(deprecated_id) > 100:
@@ -106,7 +117,18 @@ def parse_submission(xml: bytes) -> Submission:
         instance_id=instance_id,
         deprecated_id=deprecated_id,
         values=values,
+        respondent=values.pop(RESPONDENT_FIELD, None) or None,
     )
+
+
+def located(draft: ResponseDraft, location: str) -> tuple[FieldKind, str]:
+    """What a check_draft problem is about: 'answers[2].value' -> ("kpi", its key), 'ratings[0].rating' ->
+    ("rating", its CSF's key)."""
+    kind, _, rest = location.partition("[")
+    index = int(rest.split("]", 1)[0])
+    if kind == "answers":
+        return "kpi", draft.answers[index].kpi_key
+    return "rating", draft.ratings[index].csf_key
 
 
 def draft_from_values(fields: FieldMap, values: dict[str, str], *, include_blank: bool) -> ResponseDraft:
@@ -127,7 +149,9 @@ def draft_from_values(fields: FieldMap, values: dict[str, str], *, include_blank
                 try:
                     rating = int(raw)
                 except ValueError:
-                    raise SubmissionRejected(f"{name}: {raw!r} is not a point of the rating scale.") from None
+                    raise SubmissionRejected(
+                        "%(field)s: %(value)s is not a point of the rating scale.", field=name, value=repr(raw)
+                    ) from None
             ratings.setdefault(key, {})["rating"] = rating
         else:
             ratings.setdefault(key, {})["comment"] = raw[:2000]

@@ -1,17 +1,19 @@
-from email.utils import formatdate
+from typing import Annotated
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from app.auth import service as auth_service
-from app.auth.policy import PrincipalDep, round_for
+from app.auth.deps import PrincipalDep
 from app.clusters import service as clusters
-from app.clusters.models import Participant
-from app.deps import SessionDep
-from app.errors import AppError, InvalidInput, NotFound
+from app.deps import MAX_ID, PathId, SessionDep
+from app.errors import InvalidInput, NotFound
+from app.i18n.routes import formats_of, locale_of
+from app.i18n.translation import Msg, translated
 from app.interop import service
-from app.interop.imports import MAX_IMPORT_BYTES, ImportRejected
-from app.interop.openrosa import MAX_SUBMISSION_BYTES, SubmissionRejected, form_list_xml, response_xml
+from app.interop.deps import DeviceDep, SubmittedXml, openrosa_version
+from app.interop.imports import MAX_IMPORT_BYTES
+from app.interop.openrosa import MAX_SUBMISSION_BYTES, OPENROSA_VERSION, form_list_xml, response_xml
+from app.rounds.deps import round_for
 from app.rounds.models import Round
 
 router = APIRouter(tags=["interop"])
@@ -20,122 +22,129 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/rounds/{round_id}/xlsform", response_class=Response)
-def download_xlsform(session: SessionDep, round_: Round = round_for("read")) -> Response:
-    """An XLSForm for ODK Collect, KoboToolbox or Enketo asking the round's member questions."""
+def download_xlsform(
+    session: SessionDep,
+    participant_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    round_: Round = round_for("manage"),
+) -> Response:
+    """An XLSForm for ODK Central, KoboToolbox or Enketo asking the round's member questions: the
+    enumerator form ("Which member is this for?", from the cluster's members), or with participant_id
+    that member's personal form (who answers is filled in and hidden)."""
     cluster = clusters.get_cluster(session, round_.cluster_id)
-    form = service.xlsform(session, cluster, round_)
+    member = None
+    if participant_id is not None:
+        member = clusters.get_participant(session, participant_id)
+        if member.cluster_id != cluster.id:
+            raise NotFound("No such participant.")
+    form = service.xlsform(session, cluster, round_, member=member)
     filename = f"{form.settings['form_id']}.xlsx"
     return Response(
         form.to_xlsx(), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
 
 
-# OpenRosa, for ODK Collect, KoboCollect and Enketo. The member's personal-link token in the path is
-# the credential (a capability URL, like /m/{token}): these routes never read the session cookie, so
-# a cross-site request carries no ambient credential and verify_csrf exempts the /openrosa/ prefix.
-# The OpenRosa protocol (XML for ODK Collect / KoboCollect / Enketo), documented in the README, not
-# part of the JSON API's OpenAPI description.
-openrosa = APIRouter(prefix="/openrosa/m/{token}", tags=["openrosa"], include_in_schema=False)
-ACCEPT_CONTENT_LENGTH = MAX_SUBMISSION_BYTES
+# OpenRosa, for ODK Collect, KoboCollect and Enketo: the same three resources for a member's phone and
+# for a staff device (app/interop/deps.py says how each authenticates). The protocol is XML, documented
+# in the README and docs/interop.md, not part of the JSON API's OpenAPI description.
+openrosa = APIRouter(tags=["openrosa"], include_in_schema=False)
+DEVICES = ("/openrosa/m/{token}", "/openrosa/clusters/{cluster_id}")
+ACCEPT_CONTENT_LENGTH = str(MAX_SUBMISSION_BYTES)
+# The answer import's whole request body (app.request_body): the file, and the multipart around it.
+MAX_IMPORT_BODY = MAX_IMPORT_BYTES + 1_000_000
 
 
-def _reply(body: str | bytes = b"", *, status_code: int = 200, media_type: str = "text/xml; charset=utf-8") -> Response:
-    headers = {"X-OpenRosa-Version": "1.0", "Date": formatdate(usegmt=True)}
-    return Response(body, status_code=status_code, media_type=media_type if body else None, headers=headers)
+def openrosa_reply(body: str = "", *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Every OpenRosa reply, errors included, says the protocol version and how much a device may send.
+    No Date header of our own: the server (uvicorn) sends the one a reply must have."""
+    headers = {"X-OpenRosa-Version": OPENROSA_VERSION, "X-OpenRosa-Accept-Content-Length": ACCEPT_CONTENT_LENGTH} | (
+        headers or {}
+    )
+    media_type = "text/xml; charset=utf-8" if body else None
+    return Response(body, status_code=status_code, media_type=media_type, headers=headers)
 
 
-def _member(session: SessionDep, token: str) -> Participant:
-    participant_id = auth_service.participant_for_token(session, token)
-    participant = session.get(Participant, participant_id) if participant_id is not None else None
-    if participant is None:
-        raise NotFound("This link is not valid (any more).")
-    return participant
+def is_openrosa(request: Request) -> bool:
+    return request.url.path.startswith("/openrosa/")
 
 
-def _base_url(request: Request, token: str) -> str:
-    return str(request.base_url).rstrip("/") + f"/openrosa/m/{token}"
+def openrosa_error(
+    request: Request, message: Msg, status_code: int, details: list[dict[str, str]] | None = None
+) -> Response:
+    """An error as OpenRosa clients read it: an <OpenRosaResponse> with the message (and each rejected field)
+    in the device's language."""
+    headers = {}
+    if status_code == 401:
+        # The member's link is a bearer token in the URL; a staff device logs in with HTTP Basic.
+        challenge = 'Bearer realm="ClusterScore", error="invalid_token"'
+        headers["WWW-Authenticate"] = challenge if "token" in request.path_params else 'Basic realm="ClusterScore"'
+    locale = locale_of(request)
+    problems = [f"{d['field']}: {translated(d['message'], locale)}" for d in details or []]
+    body = response_xml(" ".join([message.localized(locale), *problems]), refused=True)
+    return openrosa_reply(body, status_code=status_code, headers=headers)
 
 
-@openrosa.get("/formList", response_class=Response)
-def form_list(token: str, request: Request, session: SessionDep) -> Response:
-    try:
-        participant = _member(session, token)
-    except AppError as exc:
-        return _reply(response_xml(exc.message, refused=True), status_code=exc.status_code)
-    cluster = clusters.get_cluster(session, participant.cluster_id)
-    entries = service.form_entries(session, cluster, base_url=_base_url(request, token))
-    return _reply(form_list_xml(entries))
+def _base_url(request: Request) -> str:
+    """This device's server URL, as Collect was given it."""
+    return str(request.url).split("/formList", 1)[0]
 
 
-@openrosa.get("/forms/{round_id}", response_class=Response)
-def form_download(token: str, round_id: int, session: SessionDep) -> Response:
-    try:
-        participant = _member(session, token)
-        round_ = session.get(Round, round_id)
-        if round_ is None or round_.cluster_id != participant.cluster_id or round_.status != "open":
-            raise NotFound("No such form.")
-    except AppError as exc:
-        return _reply(response_xml(exc.message, refused=True), status_code=exc.status_code)
-    cluster = clusters.get_cluster(session, participant.cluster_id)
-    return _reply(service.xform(service.xlsform(session, cluster, round_)))
+def form_list(
+    request: Request,
+    session: SessionDep,
+    device: DeviceDep,
+    form_id: Annotated[str | None, Query(alias="formID")] = None,
+) -> Response:
+    entries = service.form_entries(session, device, base_url=_base_url(request), form_id=form_id)
+    return openrosa_reply(form_list_xml(entries))
 
 
-@openrosa.api_route("/submission", methods=["GET", "HEAD"], response_class=Response)
-def submission_probe(token: str, session: SessionDep) -> Response:
-    """Collect asks first (HEAD) where and how much it may send."""
-    try:
-        _member(session, token)
-    except AppError as exc:
-        return _reply(status_code=exc.status_code)
-    reply = _reply(status_code=204)
-    reply.headers["X-OpenRosa-Accept-Content-Length"] = str(ACCEPT_CONTENT_LENGTH)
-    return reply
+def form_download(round_id: PathId, session: SessionDep, device: DeviceDep) -> Response:
+    return openrosa_reply(service.xform(service.device_form(session, device, round_id)))
 
 
-@openrosa.post("/submission", response_class=Response)
-def submission(token: str, request: Request, session: SessionDep, xml_submission_file: UploadFile) -> Response:
-    try:
-        participant = _member(session, token)
-        xml = xml_submission_file.file.read(MAX_SUBMISSION_BYTES + 1)
-        if len(xml) > MAX_SUBMISSION_BYTES:
-            return _reply(response_xml("The submission is too large.", refused=True), status_code=413)
-        status, message = service.receive_submission(session, participant, xml, actor=f"participant:{participant.id}")
-    except (SubmissionRejected, AppError) as exc:
-        # Nothing of a refused submission is kept (a response started before a bad value was found).
-        session.rollback()
-        if isinstance(exc, AppError):
-            return _reply(response_xml(_explain(exc), refused=True), status_code=exc.status_code)
-        return _reply(response_xml(str(exc), refused=True), status_code=400)
-    reply = _reply(response_xml(message), status_code=status)
-    reply.headers["Location"] = str(request.url)
-    return reply
+def submission_probe(device: DeviceDep) -> Response:
+    """Collect asks first (HEAD) where and how much it may send; OpenRosa wants 204 and no body."""
+    return openrosa_reply(status_code=204)
 
 
-def _explain(exc: AppError) -> str:
-    details = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details or [])
-    return f"{exc.message} {details}".strip()
+def submission(session: SessionDep, device: DeviceDep, xml: SubmittedXml) -> Response:
+    """201 for every accepted submission, a repeat of one already received included (as ODK Central)."""
+    return openrosa_reply(response_xml(service.receive_submission(session, device, xml)), status_code=201)
+
+
+for prefix in DEVICES:
+    version_checked = [Depends(openrosa_version)]
+    openrosa.add_api_route(prefix + "/formList", form_list, methods=["GET"], dependencies=version_checked)
+    openrosa.add_api_route(prefix + "/forms/{round_id}", form_download, methods=["GET"])
+    openrosa.add_api_route(
+        prefix + "/submission", submission_probe, methods=["GET", "HEAD"], dependencies=version_checked
+    )
+    openrosa.add_api_route(prefix + "/submission", submission, methods=["POST"], dependencies=version_checked)
 
 
 @router.post("/rounds/{round_id}/imports")
 def import_answers(
+    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    http: Response,
     file: UploadFile | None = None,
     dry_run: bool = True,
     round_: Round = round_for("manage"),
 ) -> dict[str, object]:
-    """Import answers from an ODK Central / KoboToolbox export (CSV or XLSX) or a plain CSV, one row per
-    participant. With dry_run=true (the default) nothing is written; otherwise everything or nothing."""
+    """Import answers from an ODK Central export (CSV or .csv.zip), a KoboToolbox export (CSV or XLSX) or
+    a ClusterScore table, row by row: each row is accepted or skipped with its reasons. With dry_run=true
+    (the default) nothing is written and the report says exactly what the import would do. Numbers in a
+    ClusterScore table (CSV) are read as written in the request's language and region (Accept-Language)."""
     if file is None:
         raise InvalidInput("Upload the table as the multipart field 'file'.")
     content = file.file.read(MAX_IMPORT_BYTES + 1)
-    try:
-        report = service.import_answers(
-            session, round_, content, filename=file.filename or "", dry_run=dry_run, actor=principal.actor
-        )
-    except ImportRejected as exc:
-        raise InvalidInput(str(exc)) from None
-    if report["rejected"]:
-        http.status_code = 422
-    return report
+    report = service.import_answers(
+        session,
+        round_,
+        content,
+        filename=file.filename or "",
+        dry_run=dry_run,
+        actor=principal.actor,
+        locale=formats_of(request),
+    )
+    return translated(report.as_json(), locale_of(request))

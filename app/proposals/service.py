@@ -9,6 +9,7 @@ from app.clusters.schemas import CustomKpiCreate, Scorecard
 from app.dashboard import logic as dashboard_logic
 from app.errors import Conflict, InvalidInput, NotFound
 from app.i18n.translation import _l
+from app.interop import service as interop_service
 from app.proposals.models import IndicatorProposal
 from app.proposals.schemas import ProposalCreate, ProposalWording
 from app.timeutil import utcnow
@@ -74,6 +75,7 @@ def _require_undecided(proposal: IndicatorProposal) -> None:
 def reword(session: Session, proposal: IndicatorProposal, data: ProposalWording, *, actor: str) -> IndicatorProposal:
     """The facilitator sharpens the wording with the cluster before deciding; the member's words stay in the audit."""
     _require_undecided(proposal)
+    _check_odk_form(data.title, data.question, data.unit)
     changes = {k: v for k, v in data.model_dump().items() if getattr(proposal, k) != v}
     if not changes:
         return proposal
@@ -94,9 +96,19 @@ def reword(session: Session, proposal: IndicatorProposal, data: ProposalWording,
     return proposal
 
 
+def _check_odk_form(title: str, question: str | None, unit: str | None) -> None:
+    """Wording that the round's ODK form could not carry is refused, with the reason, before anything is
+    written: the facilitator rewords it on the same page and accepts it then."""
+    problems = interop_service.question_problems(title=title, question=question, unit=unit)
+    if problems:
+        reason = problems[0]["message"]
+        raise InvalidInput("This indicator would break the ODK form: %(reason)s", reason=reason, details=problems)
+
+
 def accept(session: Session, proposal: IndicatorProposal, cluster: Cluster, *, actor: str) -> ClusterKpi:
     """The proposal joins the cluster's scorecard as its own KPI; rounds scored from now on include it."""
     _require_undecided(proposal)
+    _check_odk_form(proposal.title, proposal.question, proposal.unit)
     taken = set(cluster_service.kpi_rows(session, cluster))
     data = CustomKpiCreate(
         key=dashboard_logic.kpi_key_for(proposal.title, taken),

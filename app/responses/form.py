@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from app.clusters.schemas import Scorecard, ScorecardCsf, ScorecardKpi, ScorecardPerspective
+from app.i18n.numbers import number_for_input
 from app.i18n.translation import _l
 from app.responses.schemas import AnswerIn, RatingIn, ResponseDraft, ResponseRead
 
@@ -27,17 +28,18 @@ class StoredRating(Protocol):
     comment: str
 
 
-def member_kpis(csf: ScorecardCsf) -> list[ScorecardKpi]:
-    """The KPIs each member answers (cluster-level ones are entered by the facilitator)."""
-    return [kpi for kpi in csf.kpis if kpi.active and kpi.level == "member"]
+def member_kpis(csf: ScorecardCsf, scorecard: Scorecard, organisation_type: str) -> list[ScorecardKpi]:
+    """The KPIs a member of this kind answers (cluster-level ones are entered by the facilitator, and some
+    questions are for firms only)."""
+    return [kpi for kpi in csf.kpis if scorecard.asks(kpi, organisation_type)]
 
 
-def step_fields(perspective: ScorecardPerspective) -> list[str]:
+def step_fields(perspective: ScorecardPerspective, scorecard: Scorecard, organisation_type: str) -> list[str]:
     """The fields that count as questions (the comment is optional and does not)."""
     names = []
     for csf in perspective.csfs:
         names.append(RATING + csf.key)
-        names.extend(ANSWER + kpi.key for kpi in member_kpis(csf))
+        names.extend(ANSWER + kpi.key for kpi in member_kpis(csf, scorecard, organisation_type))
     return names
 
 
@@ -45,8 +47,8 @@ def is_form_field(name: str) -> bool:
     return name.startswith((RATING, COMMENT, ANSWER))
 
 
-def stored_values(response: ResponseRead | None, scorecard: Scorecard) -> dict[str, str]:
-    """What the member gave so far, as the text each input shows."""
+def stored_values(response: ResponseRead | None, scorecard: Scorecard, locale: str) -> dict[str, str]:
+    """What the member gave so far, as the text each input shows (numbers written as in `locale`)."""
     if response is None:
         return {}
     values: dict[str, str] = {}
@@ -60,14 +62,15 @@ def stored_values(response: ResponseRead | None, scorecard: Scorecard) -> dict[s
         if answer.value_text is not None:
             values[ANSWER + answer.kpi_key] = answer.value_text
         elif answer.value_num is not None:
-            values[ANSWER + answer.kpi_key] = display_number(answer.value_num, kpi)
+            values[ANSWER + answer.kpi_key] = display_number(answer.value_num, kpi, locale)
     return values
 
 
-def display_number(value: float, kpi: ScorecardKpi | None) -> str:
+def display_number(value: float, kpi: ScorecardKpi | None, locale: str) -> str:
+    """As the input shows it, so that posting the page again reads back the same number."""
     if kpi is not None and kpi.type == "yes_no":
         return "yes" if value else "no"
-    return str(int(value)) if value == int(value) else f"{value:g}"
+    return number_for_input(value, locale)
 
 
 @dataclass
@@ -133,11 +136,11 @@ class Progress:
     first_open_step: int | None  # 1-based; None when every question has an answer
 
 
-def progress(scorecard: Scorecard, values: Mapping[str, str]) -> Progress:
+def progress(scorecard: Scorecard, values: Mapping[str, str], organisation_type: str) -> Progress:
     answered = total = 0
     first_open: int | None = None
     for number, perspective in enumerate(scorecard.perspectives, start=1):
-        names = step_fields(perspective)
+        names = step_fields(perspective, scorecard, organisation_type)
         given = sum(1 for name in names if values.get(name))
         answered += given
         total += len(names)
@@ -149,17 +152,13 @@ def progress(scorecard: Scorecard, values: Mapping[str, str]) -> Progress:
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 
 
-def device_change(client_id: str, client_at: str) -> tuple[str, datetime] | None:
-    """The device's id and time (ms since 1970) of a change, when it sent valid ones.
-
-    A time far in the future (a phone with a wrong clock) is capped at now, so it cannot make an
-    edit win for ever against later ones.
-    """
-    if not CLIENT_ID.match(client_id) or not client_at.isdigit():
-        return None
-    now = datetime.now(UTC)
+def device_change(client_id: str, client_at: str) -> tuple[str | None, datetime | None]:
+    """The device's id and time (ms since 1970) of a change, each when it sent a valid one (else None: the
+    change is then one the server names, made when it arrives)."""
+    if not CLIENT_ID.match(client_id):
+        return None, None
     try:
-        at = datetime.fromtimestamp(int(client_at) / 1000, UTC)
+        at = datetime.fromtimestamp(int(client_at) / 1000, UTC) if client_at.isdigit() else None
     except (OverflowError, ValueError, OSError):
-        return None
-    return client_id, min(at, now)
+        at = None
+    return client_id, at

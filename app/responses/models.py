@@ -49,19 +49,34 @@ class CsfRating(SQLModel, table=True):
     updated_at: datetime = timestamp()
 
 
+class ClientChange(SQLModel, table=True):
+    """A change a client sent (the web form and its offline queue, the API, ODK Collect), under the id the
+    client gave it: one id, one change, forever. Sent again with the same content it changes nothing; with
+    other content it is refused (responses.service.find_change)."""
+
+    __tablename__ = "client_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=160, unique=True)
+    response_id: int = Field(foreign_key="response.id", index=True)
+    # SHA-256 of what the change changes; None for ids recorded before contents were compared.
+    content_sha256: str | None = Field(default=None, max_length=64)
+    received_at: datetime = timestamp()
+
+
 class AnswerChange(SQLModel, table=True):
-    """One change a member's device sent, under the id the device gave it.
+    """One field of one change to a response, with when it was made: the history of every answer.
 
     Phones queue answers while offline and send them when the connection returns, possibly twice
-    (a retry after a lost reply) and possibly from two devices. The id makes a repeat a no-op; the
-    device's own timestamp decides which of two edits of the same field wins (last writer wins);
-    changes that lose are kept here too, so no version of an answer is ever lost.
+    (a retry after a lost reply) and possibly from two devices. The device's own time (or, for a
+    change that carries none, the time it arrived) decides which of two edits of the same field wins
+    (last writer wins); changes that lose are kept here too, so no version of an answer is ever lost.
     """
 
     __tablename__ = "answer_change"
 
     id: int | None = Field(default=None, primary_key=True)
-    # The device's id of the change, then ":" and the field: one change may carry several fields.
+    # The change's id (the client's, or one the server made up), then ":" and the field.
     client_id: str = Field(max_length=160, unique=True)
     response_id: int = Field(foreign_key="response.id", index=True)
     field: str = Field(max_length=80)

@@ -4,8 +4,6 @@ Works as plain form posts without JavaScript; with htmx each field is saved as i
 (autosave) and the page shows whether it was. The JSON API (routes.py) is the same service underneath.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated
@@ -16,22 +14,22 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from app.auth.policy import PrincipalDep, checked_round
+from app.auth.deps import PrincipalDep
 from app.auth.principal import Principal
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant
-from app.clusters.schemas import Scorecard
+from app.clusters.schemas import Scorecard, ScorecardCsf, ScorecardKpi
 from app.config import ROOT
-from app.db import Deferred, begin_writing, database_work, end_writing, writes_begin_late
 from app.deps import PathId, SessionDep
 from app.errors import NotFound
-from app.i18n.routes import LocaleDep
+from app.i18n.routes import FormatsDep, LocaleDep
 from app.i18n.translation import _l
 from app.proposals import service as proposal_service
 from app.proposals.schemas import ProposalCreate
 from app.responses import form as member_form
 from app.responses import service
 from app.responses.models import Response as MemberResponse
+from app.rounds.deps import checked_round
 from app.rounds.models import Round
 from app.scoring import service as scoring_service
 from app.web import PostedForm, redirect_after_post, render, static_url
@@ -45,13 +43,10 @@ class MemberForm:
     cluster: Cluster
     participant: Participant
     scorecard: Scorecard
+    response: MemberResponse | None  # none until the member first saves or submits
     session: Session = field(repr=False)
-
-    @cached_property
-    def response(self) -> MemberResponse | None:
-        """The member's response so far, read when a page first needs it; a save reads it inside its writes
-        instead (ensure_response)."""
-        return service.find_response(self.session, self.round, self.participant)
+    locale: str = "en"
+    """How the member writes numbers (a Babel locale): their answers are read and shown so."""
 
     @property
     def base_url(self) -> str:
@@ -66,11 +61,20 @@ class MemberForm:
         return self.response is not None and self.response.status == "submitted"
 
     @cached_property
-    def values(self) -> dict[str, str]:
-        """What the member gave so far, as the inputs show it. Read only by pages that show answers: an
-        autosave, the request a member sends most, does without."""
+    def stored(self) -> dict[str, str]:
+        """What the member gave so far and was saved, as the inputs show it; read only by the pages that show
+        answers."""
         answers = service.read(self.session, self.response) if self.response is not None else None
-        return member_form.stored_values(answers, self.scorecard)
+        return member_form.stored_values(answers, self.scorecard, self.locale)
+
+    @cached_property
+    def values(self) -> dict[str, str]:
+        """What the inputs show: the stored answers, and after a refused post also what was typed (see save_step)."""
+        return dict(self.stored)
+
+    def questions(self, csf: ScorecardCsf) -> list[ScorecardKpi]:
+        """The KPI questions of a success factor this member is asked (some are for firms only)."""
+        return member_form.member_kpis(csf, self.scorecard, self.participant.organisation_type)
 
     def offline_pages(self) -> list[str]:
         """What the service worker keeps on the phone so the form opens with no connection."""
@@ -78,53 +82,25 @@ class MemberForm:
         statics = [static_url("app.css"), static_url("member.js")]
         return [*steps, f"{self.base_url}/review", *statics]
 
-    def ensure_response(self, session: Session) -> MemberResponse:
-        """The member's response, created when they first save or submit (not when they only look).
-
-        Where a member's writes begin (app.db.begin_writing): a round closed or the response submitted on
-        another device since this request read them is seen here, so a late answer is refused and a
-        correction audited as one."""
-        read_before = self.__dict__.get("response")  # by a page, perhaps: the cached property
-        if begin_writing(session):
-            read_before = service.reread_round_and_response(session, self.round, self.participant)
-        # Not read before: found (or created) here, inside the writes, so it is fresh without reading it twice.
-        response = read_before or service.start_response(session, self.round, self.participant)
-        self.response = response
-        return response
-
-    @contextmanager
-    def writing(self) -> Iterator[MemberResponse]:
-        """The member's writes, committed as soon as they are done: on SQLite the writers' turn is handed on
-        before the reply is rendered (app.db.end_writing)."""
-        response = self.ensure_response(self.session)
-        yield response
-        end_writing(self.session)
-
     @cached_property
     def progress(self) -> member_form.Progress:
-        """Read by the pages that show it (the steps, the review, resuming): the thank-you and proposals pages
-        do without reading the answers."""
-        return member_form.progress(self.scorecard, self.values)
+        # Only stored answers count: a value typed and refused stays in its field but is not an answer.
+        return member_form.progress(self.scorecard, self.stored, self.participant.organisation_type)
 
     def context(self, **extra: object) -> dict[str, object]:
         return {"form": self, "steps": len(self.scorecard.perspectives), **extra}
 
 
-async def _member_form(
-    round_id: PathId, session: SessionDep, principal: PrincipalDep, locale: LocaleDep
-) -> Deferred[MemberForm]:
-    """Only the member themself answers here ("answer" is a member-only capability). The round is checked
-    here rather than by round_for, and loaded with the handler's own work (every handler that takes the
-    form is a `database_work`), for the requests members send most."""
-
-    def load() -> MemberForm:
-        round_, cluster = checked_round(session, principal, round_id, "answer")
-        participant = principal.participant
-        assert participant is not None
-        scorecard = cluster_service.scorecard(session, cluster, lang=locale)
-        return MemberForm(round_, cluster, participant, scorecard, session)
-
-    return Deferred(load)
+def _member_form(
+    round_id: PathId, session: SessionDep, principal: PrincipalDep, locale: LocaleDep, formats: FormatsDep
+) -> MemberForm:
+    """Only the member themself answers here ("answer" is a member-only capability)."""
+    round_, cluster = checked_round(session, principal, round_id, "answer")
+    participant = principal.participant
+    assert participant is not None
+    scorecard = cluster_service.scorecard(session, cluster, lang=locale)
+    response = service.find_response(session, round_, participant)
+    return MemberForm(round_, cluster, participant, scorecard, response, session, formats)
 
 
 MemberFormDep = Annotated[MemberForm, Depends(_member_form)]
@@ -135,9 +111,25 @@ def _answer_fields(posted: FormData) -> dict[str, str]:
     return {name: str(value) for name, value in posted.items() if member_form.is_form_field(name)}
 
 
-def _save(form: MemberForm, principal: Principal, fields: dict[str, str]) -> dict[str, str]:
-    with form.writing() as response:
-        return service.save_form_fields(form.session, response, fields, scorecard=form.scorecard, actor=principal.actor)
+def _own_response(session: Session, form: MemberForm) -> MemberResponse:
+    """The member's response, created when they first save or submit (not when they only look)."""
+    if form.response is None:
+        form.response = service.start_response(session, form.round, form.participant)
+    return form.response
+
+
+def _save(
+    session: Session, form: MemberForm, principal: Principal, fields: dict[str, str], change: service.Change
+) -> dict[str, str]:
+    return service.save_form_change(
+        session,
+        _own_response(session, form),
+        fields,
+        change=change,
+        scorecard=form.scorecard,
+        actor=principal.actor,
+        locale=form.locale,
+    )
 
 
 @pages.get("/sw.js")
@@ -148,7 +140,6 @@ def service_worker() -> Response:
 
 
 @pages.get("/rounds/{round_id}/answer")
-@database_work
 def resume(form: MemberFormDep) -> Response:
     """Coming back another day: straight to the first step with an unanswered question."""
     if form.submitted or not form.is_open:
@@ -165,22 +156,19 @@ def _perspective_index(form: MemberForm, step: int) -> int:
 
 
 @pages.get("/rounds/{round_id}/answer/{step}", response_class=HTMLResponse)
-@database_work
 def show_step(step: int, request: Request, form: MemberFormDep) -> Response:
     perspective = form.scorecard.perspectives[_perspective_index(form, step)]
     return render(request, "responses/step.html", form.context(step=step, perspective=perspective, errors={}))
 
 
 @pages.post("/rounds/{round_id}/answer/{step}", response_class=HTMLResponse)
-@writes_begin_late
-@database_work
 def save_step(
     step: int, request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep, posted: PostedForm
 ) -> Response:
     """The plain (no JavaScript) way: the whole step at once, then on to the next or back."""
     perspective = form.scorecard.perspectives[_perspective_index(form, step)]
     fields = _answer_fields(posted)
-    errors = _save(form, principal, fields)
+    errors = _save(session, form, principal, fields, service.form_change(fields, client_id=None, made_at=None))
     if errors:
         # Show what the member typed, valid or not: nothing they typed is lost from the page.
         form.values.update(fields)
@@ -195,47 +183,29 @@ def save_step(
 
 
 @pages.post("/rounds/{round_id}/autosave", response_class=HTMLResponse)
-@writes_begin_late
-@database_work
 def autosave(
     request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep, posted: PostedForm
 ) -> Response:
     """htmx posts each field as it changes; the answer is only the field's saved / not saved status."""
     fields = _answer_fields(posted)
-    change = member_form.device_change(str(posted.get("client_id", "")), str(posted.get("client_at", "")))
-    if change is None:
-        errors = _save(form, principal, fields)
-    else:
-        with form.writing() as response:
-            errors = service.save_device_change(
-                session,
-                response,
-                fields,
-                client_id=change[0],
-                client_at=change[1],
-                scorecard=form.scorecard,
-                actor=principal.actor,
-            )
+    client_id, made_at = member_form.device_change(str(posted.get("client_id", "")), str(posted.get("client_at", "")))
+    change = service.form_change(fields, client_id=client_id, made_at=made_at)
+    errors = _save(session, form, principal, fields, change)
     return render(request, "responses/autosave.html", {"names": list(fields), "errors": errors})
 
 
 @pages.get("/rounds/{round_id}/review", response_class=HTMLResponse)
-@database_work
 def review(request: Request, form: MemberFormDep) -> Response:
     return render(request, "responses/review.html", form.context())
 
 
 @pages.post("/rounds/{round_id}/submit")
-@writes_begin_late
-@database_work
 def submit(request: Request, session: SessionDep, principal: PrincipalDep, form: MemberFormDep) -> Response:
-    with form.writing() as response:
-        service.submit(session, response, client_id=None, actor=principal.actor)
+    service.submit(session, _own_response(session, form), client_id=None, actor=principal.actor)
     return redirect_after_post(f"{form.base_url}/thanks", request)
 
 
 @pages.get("/rounds/{round_id}/thanks", response_class=HTMLResponse)
-@database_work
 def thanks(request: Request, session: SessionDep, form: MemberFormDep) -> Response:
     """How the cluster is doing so far, if the cluster chose to show members the live results."""
     show = form.cluster.shows_members_results
@@ -244,7 +214,6 @@ def thanks(request: Request, session: SessionDep, form: MemberFormDep) -> Respon
 
 
 @pages.get("/rounds/{round_id}/proposals", response_class=HTMLResponse)
-@database_work
 def proposals(request: Request, session: SessionDep, form: MemberFormDep) -> Response:
     return render(request, "responses/proposals.html", _proposal_context(session, form, values={}, errors={}))
 
@@ -257,7 +226,6 @@ def _proposal_context(
 
 
 @pages.post("/rounds/{round_id}/proposals", response_class=HTMLResponse)
-@database_work
 def propose(
     request: Request,
     session: SessionDep,

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -8,7 +9,11 @@ AnswerValue = bool | float | str | None
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kpi_key: str = Field(max_length=64)
-    value: AnswerValue = Field(description="yes/no as true/false, numbers as numbers, text as text; null clears")
+    value: AnswerValue = Field(
+        description="yes/no as true/false, numbers as numbers, text as text; null clears. A number given as text "
+        'is read as written in the request\'s language and region (Accept-Language, e.g. "12,5" in es); text '
+        'that could be two numbers ("1,500" in es) is refused. Percentages from 0 to 100.'
+    )
 
 
 class RatingIn(BaseModel):
@@ -24,15 +29,32 @@ class ResponseDraft(BaseModel):
     ratings: list[RatingIn] = Field(default_factory=list, max_length=500)
 
 
-class ResponseCreate(ResponseDraft):
-    participant_id: int
-    client_id: str | None = Field(
+ClientId = Annotated[
+    str | None,
+    Field(
         default=None,
         min_length=8,
         max_length=64,
         pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="Client-generated id; repeating a request with the same id creates nothing new",
+        description="Client-generated id of this change, used once: the same id with the same content again "
+        "creates nothing new (200); with other content it is refused (409)",
+    ),
+]
+
+
+class ResponseChange(ResponseDraft):
+    """A change to a response. Each answer, rating and comment in it that was changed on the device before the
+    stored one was (changed_at; without it, when the request arrives) is kept in the history, not applied."""
+
+    client_id: ClientId = None
+    changed_at: datetime | None = Field(
+        default=None,
+        description="When the change was made on the device (ISO 8601 with offset); a time in the future counts as now",
     )
+
+
+class ResponseCreate(ResponseChange):
+    participant_id: int
     submit: bool = False
 
 

@@ -1,9 +1,13 @@
 """Members' self-evaluations: drafts that autosave, submissions that are never silently overwritten."""
 
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam
-from sqlmodel import Session, and_, col, or_, select
+from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
@@ -14,14 +18,14 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.i18n.translation import _l
 from app.responses import form as member_form
 from app.responses.logic import AnswerRejected, check_rating, coerce_answer
-from app.responses.models import Answer, AnswerChange, CsfRating, Response
-from app.responses.schemas import ResponseDraft, ResponseRead
+from app.responses.models import Answer, AnswerChange, ClientChange, CsfRating, Response
+from app.responses.schemas import RatingIn, ResponseDraft, ResponseRead
 from app.rounds.models import Round
 from app.timeutil import as_utc, utcnow
 
 # The statements of a member's save, built once: an autosave is the request members send most, and building
-# a statement costs about as much as running it (bench/load.py). Bound parameters keep SQLAlchemy's cache key
-# with the statement; "expanding" ones take a list.
+# a statement costs about as much as running it (docs/benchmarks.md). Bound parameters keep SQLAlchemy's cache
+# key with the statement; "expanding" ones take a list.
 _RESPONSE_OF_MEMBER = select(Response).where(
     Response.round_id == bindparam("round_id"), Response.participant_id == bindparam("participant_id")
 )
@@ -31,25 +35,12 @@ _RATINGS_OF = select(CsfRating).where(
 _ANSWERS_OF = select(Answer).where(
     Answer.response_id == bindparam("response_id"), col(Answer.kpi_key).in_(bindparam("keys", expanding=True))
 )
-# populate_existing: the rows already in the session are refreshed with what is read.
-_ROUND_AND_RESPONSE = (
-    select(Round, Response)
-    .outerjoin(
-        Response,
-        and_(col(Response.round_id) == Round.id, col(Response.participant_id) == bindparam("participant_id")),
-    )
-    .where(Round.id == bindparam("round_id"))
-    .execution_options(populate_existing=True)
-)
-# One query answers both questions of a device's change: was it seen before (its id, on whichever response),
-# and when was each of its fields last changed with effect on this response.
-_APPLIED_HERE = and_(
+_CHANGE_OF_CLIENT = select(ClientChange).where(ClientChange.client_id == bindparam("client_id"))
+# When each field of a change was last changed with effect on this response.
+_LATEST_CHANGES = select(AnswerChange.field, AnswerChange.client_at).where(
     col(AnswerChange.response_id) == bindparam("response_id"),
     col(AnswerChange.applied),
     col(AnswerChange.field).in_(bindparam("fields", expanding=True)),
-)
-_KNOWN_CHANGES = select(AnswerChange.client_id, AnswerChange.field, AnswerChange.client_at, _APPLIED_HERE).where(
-    or_(col(AnswerChange.client_id).in_(bindparam("change_ids", expanding=True)), _APPLIED_HERE)
 )
 
 
@@ -85,9 +76,12 @@ def start_response(session: Session, round_: Round, participant: Participant) ->
 
 
 def check_draft(
-    draft: ResponseDraft, *, scorecard: Scorecard
+    draft: ResponseDraft, *, scorecard: Scorecard, locale: str, organisation_type: str
 ) -> tuple[list[dict[str, str]], dict[str, tuple[float | None, str | None]]]:
-    """Every problem of a draft ({field, message}, as the form shows them) and the values to store."""
+    """Every problem of a draft ({field, message}, as the form shows them) and the values to store.
+
+    `locale`: how numbers typed as text are read (a Babel locale, or app.i18n.numbers.MACHINE); only questions
+    asked of a participant of `organisation_type` may be answered."""
     scale = {"rating_min": scorecard.rating_min, "rating_max": scorecard.rating_max}
 
     problems: list[dict[str, str]] = []
@@ -97,8 +91,11 @@ def check_draft(
         if kpi is None or not kpi.active or kpi.level != "member":
             problems.append({"field": f"answers[{index}].kpi_key", "message": _l("Not a question of this round.")})
             continue
+        if not scorecard.asks(kpi, organisation_type):
+            problems.append({"field": f"answers[{index}].kpi_key", "message": _l("This question is for firms only.")})
+            continue
         try:
-            values[answer.kpi_key] = coerce_answer(kpi, answer.value, **scale)
+            values[answer.kpi_key] = coerce_answer(kpi, answer.value, locale=locale)
         except AnswerRejected as exc:
             problems.append({"field": f"answers[{index}].value", "message": str(exc)})
     for index, rating in enumerate(draft.ratings):
@@ -112,6 +109,20 @@ def check_draft(
     return problems, values
 
 
+def _valid_values(
+    session: Session, response: Response, draft: ResponseDraft, *, scorecard: Scorecard, locale: str
+) -> dict[str, tuple[float | None, str | None]]:
+    """The values of a draft for this response's participant, or InvalidInput with every problem."""
+    participant = session.get(Participant, response.participant_id)
+    assert participant is not None
+    problems, values = check_draft(
+        draft, scorecard=scorecard, locale=locale, organisation_type=participant.organisation_type
+    )
+    if problems:
+        raise InvalidInput("Some answers could not be saved.", details=problems)
+    return values
+
+
 def save_draft(
     session: Session,
     response: Response,
@@ -119,19 +130,19 @@ def save_draft(
     *,
     scorecard: Scorecard,
     actor: str,
+    locale: str,
     stored: dict[str, CsfRating] | None = None,
 ) -> Response:
     """Validate everything first, then write: one bad value rejects the request and changes nothing.
 
     Changes to a submitted response are corrections: each is written to the audit trail. `stored`: the
-    rating rows of the draft's CSFs when the caller has read them already.
+    rating rows of the draft's CSFs when the caller has read them already. Most callers go through
+    save_change or save_form_change, which also keep a newer answer from being overwritten by an older one.
     """
     round_ = session.get(Round, response.round_id)
     assert round_ is not None
     _require_open(round_)
-    problems, values = check_draft(draft, scorecard=scorecard)
-    if problems:
-        raise InvalidInput("Some answers could not be saved.", details=problems)
+    values = _valid_values(session, response, draft, scorecard=scorecard, locale=locale)
 
     assert response.id is not None
     correcting = response.status == "submitted"
@@ -199,18 +210,8 @@ def find_response(session: Session, round_: Round, participant: Participant) -> 
     return session.exec(_RESPONSE_OF_MEMBER, params={"round_id": round_.id, "participant_id": participant.id}).first()
 
 
-def reread_round_and_response(session: Session, round_: Round, participant: Participant) -> Response | None:
-    """The round and the participant's response read again, in one statement, where a member's writes begin
-    after their reads (app.db.begin_writing): a round closed or a response submitted on another device
-    meanwhile is seen, in the very objects the request holds."""
-    found = session.exec(_ROUND_AND_RESPONSE, params={"round_id": round_.id, "participant_id": participant.id}).first()
-    if found is None:
-        raise NotFound("No such round.")
-    return found[1]
-
-
 def save_form_fields(
-    session: Session, response: Response, fields: dict[str, str], *, scorecard: Scorecard, actor: str
+    session: Session, response: Response, fields: dict[str, str], *, scorecard: Scorecard, actor: str, locale: str
 ) -> dict[str, str]:
     """Save every valid field a member posted and return a message for each field that is not.
 
@@ -220,8 +221,9 @@ def save_form_fields(
     stored = stored_ratings(session, response, [name[2:] for name in fields if name.startswith(member_form.CSF_FIELDS)])
     posted = member_form.draft_from_form(fields, stored)
     errors = dict(posted.errors)
+    save = {"scorecard": scorecard, "actor": actor, "locale": locale, "stored": stored}
     try:
-        save_draft(session, response, posted.draft, scorecard=scorecard, actor=actor, stored=stored)
+        save_draft(session, response, posted.draft, **save)  # type: ignore[arg-type]
     except InvalidInput as exc:
         for problem in exc.details or []:
             name = posted.field_for(problem["field"])
@@ -229,60 +231,200 @@ def save_form_fields(
                 errors[name] = problem["message"]
         rest = posted.without(set(errors))
         if rest.answers or rest.ratings:
-            save_draft(session, response, rest, scorecard=scorecard, actor=actor, stored=stored)
+            save_draft(session, response, rest, **save)  # type: ignore[arg-type]
     return errors
 
 
-def save_device_change(
+# --- changes: one id, one change; an older change never overwrites a newer one ---------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change to a response as a client sent it: from the member's form (and its offline queue), the API,
+    ODK Collect or an import. Every path applies it by the same rule (find_change, save_form_change,
+    save_change):
+
+    - `client_id` identifies one change, forever: sent again with the same content it changes nothing, with
+      other content (or for another response) it is refused (409). None: a change nobody can send again.
+    - Per field, a change made before the stored value was (by the device's clock, `made_at`; for a change
+      without it, by when it arrives; equal times: the later arrival) is kept in the history (AnswerChange)
+      and audited as superseded, but not applied.
+    """
+
+    client_id: str | None
+    made_at: datetime | None
+    content: str
+    """What it changes, written the same way every time it is sent (compared by its SHA-256)."""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.content.encode()).hexdigest()
+
+    @property
+    def time(self) -> datetime:
+        """When the change was made, as its fields compete with stored ones: never later than now, so that a
+        device whose clock runs ahead cannot make an edit win for ever."""
+        now = utcnow()
+        return now if self.made_at is None else min(as_utc(self.made_at), now)
+
+
+def form_change(fields: dict[str, str], *, client_id: str | None, made_at: datetime | None) -> Change:
+    return Change(client_id, made_at, json.dumps(fields, sort_keys=True, ensure_ascii=False))
+
+
+def draft_change(
+    draft: ResponseDraft, *, client_id: str | None, made_at: datetime | None, submit: bool = False
+) -> Change:
+    content = draft.model_dump(mode="json", include={"answers", "ratings"})
+    if submit:
+        content["submit"] = True
+    return Change(client_id, made_at, json.dumps(content, sort_keys=True, ensure_ascii=False))
+
+
+def find_change(session: Session, change: Change, *, response_id: int | None = None) -> Response | None:
+    """The response a change with this id was already applied to (a repeat: apply nothing, answer as before),
+    None for an id never seen. The same id with other content, or for another response than `response_id`
+    (when the caller knows which it means), is a conflict."""
+    if change.client_id is None:
+        return None
+    seen = session.exec(_CHANGE_OF_CLIENT, params={"client_id": change.client_id}).first()
+    if seen is None:
+        return None
+    same_content = seen.content_sha256 is None or seen.content_sha256 == change.digest
+    if not same_content or (response_id is not None and seen.response_id != response_id):
+        raise Conflict("This change id was already used for a different change.")
+    return session.get(Response, seen.response_id)
+
+
+def save_form_change(
     session: Session,
     response: Response,
     fields: dict[str, str],
     *,
-    client_id: str,
-    client_at: datetime,
+    change: Change,
     scorecard: Scorecard,
     actor: str,
+    locale: str,
 ) -> dict[str, str]:
-    """Fields a member's device sent under its own change id, perhaps late (queued offline), perhaps again.
-
-    A change id seen before changes nothing. Per field, the edit made last on the member's devices wins
-    (their clocks, not arrival order); an older edit arriving late is kept, marked not applied.
-    """
+    """Fields a member posted (a step, one autosaved field, a change queued offline): every valid field that is
+    not older than the stored one is saved, and a message is returned for each field that is not valid."""
     assert response.id is not None
-    change_ids = {name: f"{client_id}:{name}" for name in fields}
-    known = {"response_id": response.id, "fields": list(fields), "change_ids": list(change_ids.values())}
-    seen: set[str] = set()
+    if find_change(session, change, response_id=response.id) is not None:
+        return {}
+    newer = _not_older(session, response, list(fields), change.time)
+    winning = {name: value for name, value in fields.items() if name in newer}
+    errors = (
+        save_form_fields(session, response, winning, scorecard=scorecard, actor=actor, locale=locale) if winning else {}
+    )
+    valid = {name: value for name, value in fields.items() if name not in errors}
+    _record(session, response, change, valid, newer, actor=actor, cluster_id=scorecard.cluster_id)
+    return errors
+
+
+def save_change(
+    session: Session,
+    response: Response,
+    draft: ResponseDraft,
+    *,
+    change: Change,
+    scorecard: Scorecard,
+    actor: str,
+    locale: str,
+) -> None:
+    """A change sent as a whole (API, ODK, import): all of it is valid or nothing is written (InvalidInput);
+    of a valid change, each field not older than the stored one is saved."""
+    assert response.id is not None
+    if find_change(session, change, response_id=response.id) is not None:
+        return
+    _valid_values(session, response, draft, scorecard=scorecard, locale=locale)
+    fields = _draft_fields(draft)
+    newer = _not_older(session, response, list(fields), change.time)
+    ratings = stored_ratings(session, response, [r.csf_key for r in draft.ratings])
+    applied = ResponseDraft(
+        answers=[a for a in draft.answers if member_form.ANSWER + a.kpi_key in newer],
+        ratings=[_newer_halves(r, ratings.get(r.csf_key), newer) for r in draft.ratings if _touches(r, newer)],
+    )
+    if applied.answers or applied.ratings:
+        save_draft(session, response, applied, scorecard=scorecard, actor=actor, locale=locale, stored=ratings)
+    _record(session, response, change, fields, newer, actor=actor, cluster_id=scorecard.cluster_id)
+
+
+def register_change(session: Session, response: Response, change: Change) -> None:
+    """Remember the change's id with its content, so that it is never applied twice (find_change)."""
+    assert response.id is not None
+    if change.client_id is not None:
+        session.add(ClientChange(client_id=change.client_id, response_id=response.id, content_sha256=change.digest))
+
+
+def _draft_fields(draft: ResponseDraft) -> dict[str, str]:
+    """A draft as form fields (name -> value as text), the unit in which changes compete and are recorded."""
+    fields = {member_form.ANSWER + a.kpi_key: json.dumps(a.value, ensure_ascii=False) for a in draft.answers}
+    for rating in draft.ratings:
+        fields[member_form.RATING + rating.csf_key] = "" if rating.rating is None else str(rating.rating)
+        fields[member_form.COMMENT + rating.csf_key] = rating.comment
+    return fields
+
+
+def _touches(rating: RatingIn, newer: set[str]) -> bool:
+    return member_form.RATING + rating.csf_key in newer or member_form.COMMENT + rating.csf_key in newer
+
+
+def _newer_halves(rating: RatingIn, stored: CsfRating | None, newer: set[str]) -> RatingIn:
+    """A rating and its comment are one row but two fields: the half that lost keeps its stored value."""
+    keep_rating = member_form.RATING + rating.csf_key not in newer
+    keep_comment = member_form.COMMENT + rating.csf_key not in newer
+    return RatingIn(
+        csf_key=rating.csf_key,
+        rating=(stored.rating if stored else None) if keep_rating else rating.rating,
+        comment=(stored.comment if stored else "") if keep_comment else rating.comment,
+    )
+
+
+def _not_older(session: Session, response: Response, names: list[str], at: datetime) -> set[str]:
+    """The fields whose last applied change was made no later than `at`."""
     latest: dict[str, datetime] = {}
-    for change_id, name, at, counts in session.exec(_KNOWN_CHANGES, params=known):
-        seen.add(change_id)
-        if counts:
-            latest[name] = max(latest.get(name, as_utc(at)), as_utc(at))
-    fresh = {name: value for name, value in fields.items() if change_ids[name] not in seen}
-    winning = {name: value for name, value in fresh.items() if name not in latest or latest[name] <= client_at}
-    errors = save_form_fields(session, response, winning, scorecard=scorecard, actor=actor) if winning else {}
-    for name, value in fresh.items():
-        if name not in errors:
-            change = AnswerChange(
-                client_id=change_ids[name],
+    for name, made in session.exec(_LATEST_CHANGES, params={"response_id": response.id, "fields": names}):
+        latest[name] = max(latest.get(name, as_utc(made)), as_utc(made))
+    return {name for name in names if name not in latest or latest[name] <= at}
+
+
+def _record(
+    session: Session,
+    response: Response,
+    change: Change,
+    fields: dict[str, str],
+    applied: set[str],
+    *,
+    actor: str,
+    cluster_id: int,
+) -> None:
+    """The change's id (so it is never applied twice) and each of its fields in the history, applied or not;
+    a field that lost to a newer one is audited as superseded."""
+    assert response.id is not None
+    client_id = change.client_id or f"server-{uuid.uuid4().hex}"
+    register_change(session, response, change)
+    for name, value in fields.items():
+        session.add(
+            AnswerChange(
+                client_id=f"{client_id}:{name}",
                 response_id=response.id,
                 field=name,
-                value=value,
-                client_at=client_at,
-                applied=name in winning,
+                value=value[:2000],
+                client_at=change.time,
+                applied=name in applied,
             )
-            session.add(change)
-            if not change.applied:
-                audit.record(
-                    session,
-                    actor=actor,
-                    action="answer_superseded",
-                    entity="response",
-                    entity_id=response.id,
-                    cluster_id=scorecard.cluster_id,
-                    after={"field": name, "value": value, "client_at": client_at.isoformat()},
-                )
+        )
+        if name not in applied:
+            audit.record(
+                session,
+                actor=actor,
+                action="answer_superseded",
+                entity="response",
+                entity_id=response.id,
+                cluster_id=cluster_id,
+                after={"field": name, "value": value[:2000], "client_at": change.time.isoformat()},
+            )
     session.flush()
-    return errors
 
 
 def submit(session: Session, response: Response, *, client_id: str | None, actor: str) -> Response:

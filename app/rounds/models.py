@@ -14,6 +14,10 @@ class Round(SQLModel, table=True):
     label: str = Field(max_length=120)
     period_start: date | None = None
     period_end: date | None = None
+    # When members may answer, as announced to them (their home page shows both in their language). The status is
+    # what actually lets them answer: a facilitator opens and closes the round by hand, after a confirmation.
+    opens_on: date | None = None
+    closes_on: date | None = None
     status: str = Field(default="draft", max_length=10)
     created_at: datetime = timestamp()
 

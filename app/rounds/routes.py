@@ -2,10 +2,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.auth.policy import PrincipalDep, cluster_for, round_for
+from app.auth.deps import PrincipalDep
+from app.clusters.deps import cluster_for
 from app.clusters.models import Cluster
 from app.deps import SessionDep
 from app.rounds import service
+from app.rounds.deps import round_for
 from app.rounds.models import Round
 from app.rounds.schemas import KpiValueRead, KpiValueSet, RoundCreate, RoundRead, RoundStatusUpdate
 

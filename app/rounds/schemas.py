@@ -12,9 +12,13 @@ class RoundStatus(StrEnum):
 
 class RoundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: str = Field(min_length=1, max_length=120)
+    label: str = Field(
+        max_length=120, description="Required; checked by the service, which says so in the reader's language"
+    )
     period_start: date | None = None
     period_end: date | None = None
+    opens_on: date | None = Field(default=None, description="When members may start answering (shown to them)")
+    closes_on: date | None = Field(default=None, description="The last day for answers (shown to them)")
 
     @model_validator(mode="after")
     def _period_in_order(self) -> "RoundCreate":
@@ -35,12 +39,18 @@ class RoundRead(BaseModel):
     label: str
     period_start: date | None
     period_end: date | None
+    opens_on: date | None
+    closes_on: date | None
     status: RoundStatus
 
 
 class KpiValueSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    value: float = Field(allow_inf_nan=False)
+    value: float = Field(
+        allow_inf_nan=False,
+        description="In the KPI's unit and range (its min and max in the scorecard): percentages from 0 to 100, "
+        "counts whole, yes/no facts 1 (yes) or 0 (no)",
+    )
     note: str = Field(default="", max_length=2000, description="Where the figure comes from")
 
 

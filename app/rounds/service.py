@@ -4,10 +4,13 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
+from app.benchmarks import service as benchmark_service
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster
+from app.clusters.schemas import ScorecardKpi
 from app.errors import Conflict, InvalidInput, NotFound
 from app.i18n.translation import _l
+from app.responses.logic import AnswerRejected, coerce_answer, value_problem
 from app.rounds.models import KpiValue, Round
 from app.rounds.schemas import KpiValueSet, RoundCreate, RoundStatus
 from app.timeutil import utcnow
@@ -22,8 +25,16 @@ ALLOWED_TRANSITIONS = {
 
 
 def create_round(session: Session, cluster: Cluster, data: RoundCreate) -> Round:
+    """Its answering dates are checked here rather than in the schema, so the page and the API both say why in
+    the reader's language, next to the field."""
     assert cluster.id is not None
-    round_ = Round(cluster_id=cluster.id, **data.model_dump())
+    if not data.label.strip():
+        message = _l("Name the round, e.g. 2026 H2.")
+        raise InvalidInput(message, details=[{"field": "label", "message": message}])
+    if data.opens_on and data.closes_on and data.closes_on < data.opens_on:
+        message = _l("The last day for answers cannot be before the first.")
+        raise InvalidInput(message, details=[{"field": "closes_on", "message": message}])
+    round_ = Round(cluster_id=cluster.id, **data.model_dump() | {"label": data.label.strip()})
     session.add(round_)
     session.flush()
     return round_
@@ -42,7 +53,7 @@ def get_round(session: Session, round_id: int) -> Round:
 
 
 # Built once: every request about a round runs it, and building a statement costs about as much as running it
-# (bench/load.py; bound parameters let SQLAlchemy keep its cache key with it).
+# (docs/benchmarks.md); bound parameters let SQLAlchemy keep its cache key with it.
 _ROUND_WITH_CLUSTER = (
     select(Round, Cluster).join(Cluster, col(Cluster.id) == Round.cluster_id).where(Round.id == bindparam("round_id"))
 )
@@ -84,11 +95,18 @@ def set_status(session: Session, round_: Round, status: RoundStatus, *, actor: s
     round_.status = status.value
     session.add(round_)
     session.flush()
+    # A closed round's figures are what benchmarks compare, frozen until it is reopened (docs/disclosure.md).
+    if status == RoundStatus.closed:
+        benchmark_service.freeze_round(session, round_, cluster_service.get_cluster(session, round_.cluster_id))
+    elif current == RoundStatus.closed:
+        benchmark_service.thaw_round(session, round_)
     return round_
 
 
-def set_kpi_value(session: Session, round_: Round, kpi_key: str, data: KpiValueSet, *, actor: str) -> KpiValue:
-    assert round_.id is not None
+def _entered_kpi(session: Session, round_: Round, kpi_key: str) -> ScorecardKpi:
+    """A KPI of the round's cluster whose value the facilitator enters."""
+    if round_.status == RoundStatus.closed:
+        raise Conflict("This round is closed: reopen it to change its figures (the change is recorded).")
     cluster = cluster_service.get_cluster(session, round_.cluster_id)
     kpi = cluster_service.scorecard(session, cluster).kpi(kpi_key)
     if kpi is None:
@@ -97,10 +115,32 @@ def set_kpi_value(session: Session, round_: Round, kpi_key: str, data: KpiValueS
         raise InvalidInput(
             "KPI '%(key)s' is answered by members; its value is computed from their answers.", key=kpi_key
         )
-    if kpi.type == "percent" and not 0 <= data.value <= 100:
-        raise InvalidInput("A percentage must lie between 0 and 100.")
-    if kpi.type in ("count", "yes_no") and (data.value < 0 or data.value != int(data.value)):
-        raise InvalidInput("A count must be a whole number of 0 or more.")
+    return kpi
+
+
+def set_typed_kpi_value(
+    session: Session, round_: Round, kpi_key: str, typed: str, *, note: str, locale: str, actor: str
+) -> KpiValue:
+    """A value as the facilitator typed it (a number written as in `locale`) or chose it (yes or no)."""
+    kpi = _entered_kpi(session, round_, kpi_key)
+    try:
+        value, _text = coerce_answer(kpi, typed, locale=locale)
+    except AnswerRejected as exc:
+        raise InvalidInput(exc.message) from None
+    if value is None and kpi.type == "yes_no":
+        raise InvalidInput("Please answer yes or no.")
+    if value is None:
+        raise InvalidInput("Please enter a number.")
+    return set_kpi_value(session, round_, kpi_key, KpiValueSet(value=value, note=note), actor=actor)
+
+
+def set_kpi_value(session: Session, round_: Round, kpi_key: str, data: KpiValueSet, *, actor: str) -> KpiValue:
+    """Yes/no facts are stored as 1 (yes) and 0 (no), as members' yes/no answers are."""
+    assert round_.id is not None
+    kpi = _entered_kpi(session, round_, kpi_key)
+    problem = value_problem(kpi, data.value)
+    if problem is not None:
+        raise InvalidInput(problem)
     existing = session.exec(select(KpiValue).where(KpiValue.round_id == round_.id, KpiValue.kpi_key == kpi_key)).first()
     before = {"value": existing.value, "note": existing.note} if existing else None
     row = existing or KpiValue(round_id=round_.id, kpi_key=kpi_key, value=data.value)
@@ -113,7 +153,7 @@ def set_kpi_value(session: Session, round_: Round, kpi_key: str, data: KpiValueS
         action="kpi_value",
         entity="kpi_value",
         entity_id=row.id,
-        cluster_id=cluster.id,
+        cluster_id=round_.cluster_id,
         before=before,
         after={"kpi_key": kpi_key, "value": data.value, "note": data.note},
     )

@@ -121,10 +121,20 @@ def parse_template(text: str | bytes, *, source_name: str) -> TemplateSpec:
     return spec
 
 
+KPI_FIELDS_ADDED_LATER = ("min", "max", "asked_of")
+
+
 def content_hash(spec: TemplateSpec) -> str:
     """Hash of the meaning, not the text: comments, layout and spelled-out defaults do not make a
     new template version, any change of content does."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    content = spec.model_dump(mode="json")
+    for kpi in (k for p in content["perspectives"] for c in p["csfs"] for k in c["kpis"]):
+        # Fields the format gained later, left out while unused: upgrading ClusterScore makes no new version
+        # of an unchanged template.
+        for name in KPI_FIELDS_ADDED_LATER:
+            if kpi.get(name) is None:
+                kpi.pop(name, None)
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.scorecards import values
+
 Loc = tuple[str | int, ...]
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -40,6 +42,7 @@ KpiLevel = Literal["member", "cluster"]
 KpiType = Literal["yes_no", "count", "number", "percent", "rating", "text"]
 Direction = Literal["increase", "decrease"]
 Aggregate = Literal["count_yes", "share_yes", "sum", "mean", "median"]
+AskedOf = Literal["all", "firms"]
 
 YES_NO_AGGREGATES: frozenset[str] = frozenset({"count_yes", "share_yes"})
 DEFAULT_AGGREGATE: dict[str, Aggregate] = {
@@ -56,6 +59,8 @@ _GENERATED_RATING_QUESTION = {
     "es": "¿En qué medida está presente «{title}» en nuestro clúster?",
     "th": "คลัสเตอร์ของเรามี “{title}” มากน้อยเพียงใด",
     "pt": "Em que medida “{title}” está presente no nosso cluster?",
+    "fr": "Dans quelle mesure « {title} » est-il présent dans notre cluster ?",
+    "ar": "إلى أي مدى يتوفر «{title}» في تجمعنا؟",
 }
 _LOCALIZED_FIELDS = ("title", "description", "question", "rating_question")
 
@@ -229,10 +234,21 @@ class KpiSpec(_Spec):
     """Whether a higher value is better; "reduction" KPIs measure the level and use decrease."""
     aggregate: Annotated[Aggregate | None, Field(validate_default=True)] = None
     """How member answers combine into one cluster value; filled from `type` when omitted."""
+    min: Number | None = None
+    """Smallest answer (or facilitator's value) accepted, for count, number and percent KPIs; the type's own
+    limit when omitted (0 for counts and percentages, -10^15 for numbers)."""
+    max: Annotated[Number | None, Field(validate_default=True)] = None
+    """Largest answer (or facilitator's value) accepted; the type's own limit when omitted (100 for
+    percentages, 10^15 for counts and numbers)."""
     baseline: Number | None = None
+    """In the KPI's unit; for share_yes a percentage (60 for 60 %), never a fraction."""
     target: Number | None = None
     per_member: bool = False
-    """Divide by the number of member firms so clusters of different size can be compared."""
+    """Divide by the number of participants asked (member firms, for `asked_of: firms`) so clusters of
+    different size can be compared."""
+    asked_of: AskedOf | None = None
+    """Member-level KPIs: who is asked, `all` participants (the default; perceptions) or only `firms` ("Has
+    your company ...?"); only their answers count."""
     weight: Weight = 1.0
     illustrative: bool = False
     """True where the KPI is our illustration rather than taken from the cited source."""
@@ -272,33 +288,52 @@ class KpiSpec(_Spec):
             )
         return value
 
-    @field_validator("baseline", "target")
+    @field_validator("max")
     @classmethod
-    def _within_type_range(cls, value: float | None, info: ValidationInfo) -> float | None:
-        # Answers of these types are refused outside these ranges, so a baseline or target there
-        # could never be reached.
-        kpi_type = info.data.get("type")
-        if value is not None and kpi_type == "percent" and not 0 <= value <= 100:
-            raise PydanticCustomError("kpi_range", f"a percent KPI's {info.field_name} must lie between 0 and 100")
-        if value is not None and kpi_type == "count" and value < 0:
-            raise PydanticCustomError("kpi_range", f"a count KPI's {info.field_name} cannot be negative")
+    def _range_fits_the_type(cls, value: float | None, info: ValidationInfo) -> float | None:
+        kpi_type, low = info.data.get("type"), info.data.get("min")
+        if kpi_type is None or (low is None and value is None):
+            return value
+        if kpi_type not in values.AMOUNTS:
+            raise PydanticCustomError("kpi_range", "min and max apply to count, number and percent KPIs only")
+        widest = values.type_range(kpi_type)
+        assert widest is not None
+        for name, limit in (("min", low), ("max", value)):
+            if limit is not None and not widest[0] <= limit <= widest[1]:
+                allowed = f"{widest[0]:g}..{widest[1]:g}"
+                raise PydanticCustomError(
+                    "kpi_range", f"{name} {limit:g} is outside what a {kpi_type} KPI allows ({allowed})"
+                )
+        if low is not None and value is not None and low >= value:
+            raise PydanticCustomError("kpi_range", f"max ({value:g}) must be greater than min ({low:g})")
         return value
 
-    @field_validator("target")
+    @field_validator("baseline", "target")
     @classmethod
-    def _target_follows_direction(cls, value: float | None, info: ValidationInfo) -> float | None:
-        baseline, direction = info.data.get("baseline"), info.data.get("direction")
-        if value is None or baseline is None or direction is None:
+    def _sensible_goal(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # The same rules as a facilitator's baseline and target (app.scorecards.values): a goal outside the
+        # range of the round's value, a share in the fraction form or a target on the wrong side of the
+        # baseline could never be scored.
+        data = info.data
+        if value is None or "type" not in data or "direction" not in data or "max" not in data:
             return value
-        # Achievement is (value - baseline) / (target - baseline): equal values or a target on the
-        # wrong side would make every score meaningless.
-        if value == baseline:
-            raise PydanticCustomError("target", f"target equals baseline ({value:g}); progress cannot be measured")
-        if (value > baseline) != (direction == "increase"):
-            side = "above" if value > baseline else "below"
-            raise PydanticCustomError(
-                "target", f"target {value:g} is {side} baseline {baseline:g} but direction is '{direction}'"
-            )
+        answers = values.answer_range(data["type"], data.get("min"), data["max"])
+        problem = values.goal_problem(
+            baseline=data.get("baseline") if info.field_name == "target" else value,
+            target=value if info.field_name == "target" else None,
+            direction=data["direction"],
+            aggregate=data.get("aggregate"),
+            values=values.goal_range(data.get("aggregate"), answers),
+        )
+        if problem is not None and problem[0] == info.field_name:
+            raise PydanticCustomError("kpi_goal", str(problem[1]))
+        return value
+
+    @field_validator("asked_of")
+    @classmethod
+    def _asked_of_members(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("level") == "cluster":
+            raise PydanticCustomError("asked_of", "'asked_of' is only allowed on member-level KPIs")
         return value
 
     @field_validator("per_member")

@@ -7,8 +7,8 @@ values, and so that benchmarks and exports reuse exactly the same arithmetic.
 Scores run from KPI achievement (each KPI against the cluster's own baseline and
 target, 0-100) and member perception (ratings of how present a critical success
 factor is) up through CSFs and perspectives to one overall score. Achievement is
-normalised because KPIs have different units; only normalised scores and percentile
-ranks are comparable across clusters (see DOMAIN.md, "Scores that compare across
+normalised because KPIs have different units; only normalised scores and their
+quartiles are comparable across clusters (see DOMAIN.md, "Scores that compare across
 clusters"). Floats are never rounded here: rounding is a presentation decision.
 """
 
@@ -16,6 +16,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal, get_args
 
 Direction = Literal["increase", "decrease"]
@@ -221,7 +222,9 @@ def aggregate(method: Aggregate, values: Sequence[float]) -> float | None:
     No answers is "no data", never zero, even for counts and sums: a cluster where
     nobody answered must not look like a cluster where every answer was no. Yes/no
     answers are stored as 1.0/0.0; anything other than 1.0 counts as not yes.
-    NaN and infinities are dropped as unusable answers.
+    NaN and infinities are dropped as unusable answers. Answers are bounded where they are
+    stored, but this never fails on any finite ones: a mean or median is computed so that
+    it cannot overflow, and a sum beyond the largest float is not a value (None).
     """
     if method not in _AGGREGATES:
         raise ValueError(f"unknown aggregate {method!r}")
@@ -233,10 +236,23 @@ def aggregate(method: Aggregate, values: Sequence[float]) -> float | None:
     if method == "share_yes":
         return 100.0 * sum(1 for v in clean if v == 1) / len(clean)
     if method == "sum":
-        return math.fsum(clean)
+        try:
+            return _finite(math.fsum(clean))
+        except OverflowError:
+            return None
     if method == "mean":
-        return statistics.fmean(clean)
-    return float(statistics.median(clean))
+        try:
+            mean = statistics.fmean(clean)
+        except OverflowError:
+            # The mean lies between the answers, so the sum of the shares cannot overflow.
+            mean = math.fsum(v / len(clean) for v in clean)
+        # Rounding the division can step just past equal answers (3 x 6.4e16); a mean never does.
+        return min(max(mean, min(clean)), max(clean))
+    middle = float(statistics.median(clean))
+    if math.isfinite(middle):
+        return middle
+    # The two middle answers added overflow; halved first, they cannot.
+    return statistics.median_low(clean) / 2 + statistics.median_high(clean) / 2
 
 
 def achievement(
@@ -324,6 +340,31 @@ def status(score: float | None, rules: ScoringRules) -> Status | None:
     if s >= rules.amber:
         return "amber"
     return "red"
+
+
+def displayed(score: float, *, green: float, amber: float) -> tuple[Decimal, int]:
+    """A score as people read it, with its number of decimals, never contradicting its status.
+
+    Whole numbers (half up), unless that would carry the score into another band (69.8 would read 70
+    while green starts at 70): then one decimal (69.8), rounded toward the score's own band where even
+    that would (69.96 reads 69.9), and more only for thresholds with more decimals. This is presentation;
+    the engine itself never rounds.
+    """
+    rules = ScoringRules(green=green, amber=amber)
+    own = status(score, rules)
+    exact = Decimal(repr(float(score)))
+    for places in range(4):
+        quantum = Decimal(1).scaleb(-places)
+        nearest = exact.quantize(quantum, rounding=ROUND_HALF_UP)
+        if status(float(nearest), rules) == own:
+            return nearest, places
+        if places == 0:
+            continue
+        toward_own_band = ROUND_FLOOR if nearest > exact else ROUND_CEILING
+        directed = exact.quantize(quantum, rounding=toward_own_band)
+        if status(float(directed), rules) == own:
+            return directed, places
+    return exact, max(0, -int(exact.as_tuple().exponent))
 
 
 def _score(value: float | None, rules: ScoringRules, basis: int, scored: int, of: int) -> Score:
@@ -442,25 +483,6 @@ def _roll_up(rules: ScoringRules, children: Sequence[tuple[float, Score]]) -> Sc
 # --- benchmarks -------------------------------------------------------------------
 
 
-def percentile_rank(value: float, peers: Sequence[float]) -> float:
-    """Share of the peer group below ``value``, 0-100, counting ties as half below.
-
-    The mid-rank convention keeps identical scores at identical ranks and places a
-    cluster that equals every peer at 50 rather than at 0 or 100, which is the honest
-    reading for a benchmark. Include the cluster itself in ``peers`` when the peer
-    group contains it. Non-finite peers are ignored.
-    """
-    v = _finite(value)
-    if v is None:
-        raise ValueError(f"cannot rank a non-finite value {value!r}")
-    clean = [p for p in (_finite(x) for x in peers) if p is not None]
-    if not clean:
-        raise ValueError("cannot rank against an empty peer group")
-    below = sum(1 for p in clean if p < v)
-    equal = sum(1 for p in clean if p == v)
-    return 100.0 * (below + 0.5 * equal) / len(clean)
-
-
 def quartiles(values: Sequence[float]) -> tuple[float, float, float] | None:
     """Lower quartile, median and upper quartile of a peer group.
 
@@ -473,5 +495,8 @@ def quartiles(values: Sequence[float]) -> tuple[float, float, float] | None:
         return None
     if len(clean) == 1:
         return (clean[0], clean[0], clean[0])
-    q1, q2, q3 = statistics.quantiles(clean, n=4, method="inclusive")
+    # Interpolating between values near the largest float overflows; scaled by a power of two (exact), it
+    # cannot, and scaling back cannot either, since a quartile lies between the values.
+    scale = 2.0**-16 if max(abs(clean[0]), abs(clean[-1])) > 1e300 else 1.0
+    q1, q2, q3 = (q / scale for q in statistics.quantiles([v * scale for v in clean], n=4, method="inclusive"))
     return (q1, q2, q3)

@@ -2,8 +2,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 
-from app.auth.policy import round_for
 from app.deps import SessionDep
+from app.rounds.deps import round_for
 from app.rounds.models import Round
 from app.scoring import service
 from app.scoring.schemas import RoundScoresRead

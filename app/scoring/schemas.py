@@ -1,4 +1,4 @@
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ScoreRead(BaseModel):
@@ -14,6 +14,7 @@ class KpiScoreRead(BaseModel):
     csf_key: str
     title: str
     core: bool
+    unit: str | None = Field(description='The unit of value, baseline and target: "%" for percentages (0 to 100)')
     value: float | None
     baseline: float | None
     target: float | None
@@ -40,11 +41,20 @@ class PerspectiveScoreRead(BaseModel):
     score: ScoreRead
 
 
+class ThresholdsRead(BaseModel):
+    """Where the status bands start on the 0-100 score: green from `green`, amber from `amber`, red below."""
+
+    green: float
+    amber: float
+
+
 class RoundScoresRead(BaseModel):
-    """Scores of one round; `scope` is "full" (the cluster's own use) or "core" (what benchmarks compare)."""
+    """Scores of one round; `scope` is "full" (the cluster's own use) or "core" (what benchmarks compare).
+    Scores are unrounded (0-100); pages round them without contradicting their status."""
 
     round_id: int
     scope: str
+    thresholds: ThresholdsRead
     responses_submitted: int
     participants: int
     overall: ScoreRead

@@ -2,12 +2,15 @@
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from app.clusters import service as cluster_service
+from app.clusters.models import Participant
 from app.clusters.schemas import Scorecard
 from app.responses.models import Answer, CsfRating, Response
 from app.rounds.models import KpiValue, Round
@@ -19,6 +22,7 @@ from app.scoring.schemas import (
     PerspectiveScoreRead,
     RoundScoresRead,
     ScoreRead,
+    ThresholdsRead,
 )
 
 
@@ -46,12 +50,17 @@ class RoundInputs:
 def rounds_inputs(session: Session, rounds: Sequence[Round], scorecard: Scorecard) -> dict[int, RoundInputs]:
     """The engine's inputs for several rounds of one cluster, in four grouped queries whatever their number.
 
-    Only submitted responses count: a draft is a member still thinking. Identical answers are counted in
-    the database and expanded here, so the engine sees the same multiset of values either way.
+    Only submitted responses count: a draft is a member still thinking; and of a question for firms only,
+    only firms' answers (an association's answer, given before the question was, is not one). Identical
+    answers are counted in the database and expanded here, so the engine sees the same multiset of values
+    either way.
     """
     ids = [r.id or 0 for r in rounds]
     submitted = select(Response.id).where(col(Response.round_id).in_(ids), Response.status == "submitted")
-    answers = _submitted_values(session, submitted, Answer.response_id, Answer.kpi_key, Answer.value_num)
+    firms_only = {k.key for k in scorecard.kpis() if k.level == "member" and k.asked_of == "firms"}
+    answers = _submitted_values(
+        session, submitted, Answer.response_id, Answer.kpi_key, Answer.value_num, firms_only=firms_only
+    )
     ratings = _submitted_values(session, submitted, CsfRating.response_id, CsfRating.csf_key, CsfRating.rating)
     counts = dict(
         session.exec(
@@ -73,17 +82,27 @@ def rounds_inputs(session: Session, rounds: Sequence[Round], scorecard: Scorecar
 
 
 def _submitted_values(
-    session: Session, submitted: Any, response_id: Any, key: Any, value: Any
+    session: Session,
+    submitted: Any,
+    response_id: Any,
+    key: Any,
+    value: Any,
+    *,
+    firms_only: AbstractSet[str] = frozenset(),
 ) -> dict[int, dict[str, list[Any]]]:
-    """Round -> key -> every non-empty value in the submitted responses (answers or ratings)."""
+    """Round -> key -> every non-empty value in the submitted responses (answers or ratings); for the keys in
+    `firms_only`, only those of firms."""
+    by_firm = col(Participant.organisation_type) == "firm"
     found: dict[int, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
-    for round_id, key_value, found_value, n in session.exec(
-        select(Response.round_id, key, value, func.count())
+    for round_id, key_value, found_value, from_firm, n in session.execute(
+        sa_select(col(Response.round_id), key, value, by_firm, func.count())
         .join(Response, col(Response.id) == response_id)
+        .join(Participant, col(Participant.id) == Response.participant_id)
         .where(col(response_id).in_(submitted), col(value).is_not(None))
-        .group_by(col(Response.round_id), key, value)
+        .group_by(col(Response.round_id), key, value, by_firm)
     ):
-        found[round_id][key_value].extend([found_value] * n)
+        if from_firm or key_value not in firms_only:
+            found[round_id][key_value].extend([found_value] * n)
     return found
 
 
@@ -150,6 +169,7 @@ def round_scores(
     return RoundScoresRead(
         round_id=round_.id,
         scope="core" if core_only else "full",
+        thresholds=ThresholdsRead(green=rules.green, amber=rules.amber),
         responses_submitted=inputs.submitted,
         participants=cluster_service.count_active_participants(session, cluster),
         overall=_score(result.overall),
@@ -179,6 +199,7 @@ def round_scores(
                 csf_key=k.csf_key,
                 title=k.title,
                 core=not k.is_custom,
+                unit=k.unit,
                 value=kpi_inputs[k.key].value,
                 baseline=k.baseline,
                 target=k.target,

@@ -48,8 +48,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not (ROOT / "static" / "vendor" / "htmx.min.js").exists() or not AXE.exists():
-        pytest.skip("front-end assets missing: run `make assets` (htmx and axe-core from the npm registry)")
+    if not AXE.exists():
+        pytest.skip("axe-core missing: run `make assets` (from the npm registry, for the accessibility audit)")
     with live_server(tmp_path_factory.mktemp("live")) as running:
         yield running
 
@@ -159,3 +159,29 @@ def member_setup(server: LiveServer) -> MemberSetup:
         session.commit()
         assert cluster.id and participant.id and round_.id
         return MemberSetup(f"{server.url}{link}", cluster.id, participant.id, round_.id)
+
+
+SIZES = {"phone": {"width": 390, "height": 844}, "projector": {"width": 1920, "height": 1080}}
+
+
+@dataclass
+class Screen:
+    """A staff page at one size, with every other site blocked; `check` runs axe and keeps a screenshot."""
+
+    page: Page
+    shots: Path
+
+    def check(self, name: str) -> None:
+        assert_accessible(self.page)
+        self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
+
+
+@pytest.fixture(params=list(SIZES))
+def screen(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Screen]:
+    context = browser.new_context(viewport=SIZES[request.param])  # type: ignore[arg-type]
+    # Only this site: every other address fails, as it would in a venue without internet.
+    context.route("**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort())
+    shots = SCREENSHOTS / f"{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_')}_{request.param}"
+    shots.mkdir(parents=True, exist_ok=True)
+    yield Screen(context.new_page(), shots)
+    context.close()

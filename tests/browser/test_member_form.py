@@ -144,7 +144,7 @@ def test_member_answers_without_javascript(
     page.get_by_role("button", name="Save and continue").tap()
     # The same step again, the wrong value explained beside the field, what was typed kept.
     expect(page.get_by_role("alert")).to_contain_text("Some answers need another look")
-    expect(_status(page, "k.loan-repayment-period")).to_have_text("Please enter a number.")
+    expect(_status(page, "k.loan-repayment-period")).to_have_text("Please enter a number, written like 1,234.5.")
     expect(page.locator("#k-loan-repayment-period")).to_have_value("twelve")
     expect(page.locator('input[name="r.ease-of-access-to-loans"][value="4"]')).to_be_checked()
     phone.shot("step-1-error-without-js")  # axe needs JavaScript: this page is audited in the test below

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from app.clusters import service as cluster_service
+from app.clusters.models import Participant
 from app.config import ROOT
+from app.proposals import service as proposal_service
+from app.proposals.schemas import ProposalCreate
 from app.rounds import service as round_service
 from app.rounds.schemas import KpiValueSet
 from tests import factories
@@ -173,9 +177,10 @@ def test_live_session_with_three_phones_then_note_and_action_carry_over(
     page.get_by_role("link", name="Answers, values and links").first.click()
     expect(page.get_by_text("3 of 3 participants submitted", exact=False)).to_be_visible()
     _shot(page, "round")
-    page.get_by_role("button", name="Close the round").click()
+    page.get_by_role("link", name="Close the round").click()
+    page.get_by_role("button", name="Yes, close the round").click()
     page.get_by_role("link", name="Rounds and sessions").click()
-    page.get_by_label("New round").fill("2026 H2")
+    page.get_by_label("Name of the round").fill("2026 H2")
     page.get_by_role("button", name="Create the round").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("2026 H2")
     page.get_by_role("button", name="Open the round for answers").click()
@@ -209,3 +214,38 @@ def test_setup_and_proposals_pages_are_accessible(server: LiveServer, reflection
     assert_accessible(page)
     page.goto(f"{server.url}/rounds/{reflection.round_id}/print")
     assert_accessible(page)
+
+
+@pytest.mark.parametrize(
+    "size", [{"width": 390, "height": 844}, {"width": 1920, "height": 1080}], ids=["phone", "projector"]
+)
+def test_a_proposal_that_would_break_the_odk_form_says_why(
+    server: LiveServer, reflection: Reflection, browser: Browser, size: dict[str, int]
+) -> None:
+    with Session(server.engine) as session:
+        cluster = cluster_service.get_cluster(session, reflection.cluster_id)
+        member = session.exec(select(Participant).where(Participant.cluster_id == cluster.id)).first()
+        assert member is not None
+        data = ProposalCreate(
+            csf_key=LOANS, title="Loans refused", question="How many ${loans} refused?", kpi_type="count"
+        )
+        scorecard = cluster_service.scorecard(session, cluster)
+        proposal_service.propose(session, member, data, scorecard=scorecard, round_id=None, actor="member")
+        session.commit()
+    context = browser.new_context(viewport=size)  # type: ignore[arg-type]
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())  # offline venue
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/login")
+        page.get_by_label("Email").fill(reflection.email)
+        page.get_by_label("Password").fill(factories.PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(f"{server.url}/clusters/{reflection.cluster_id}/proposals")
+        page.get_by_role("button", name="Accept into the scorecard").click()
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("This indicator would break the ODK form")
+        expect(alert).to_contain_text("reference to another question")
+        assert_accessible(page)
+        _shot(page, f"proposal-refused-{size['width']}", full_page=True)
+    finally:
+        context.close()

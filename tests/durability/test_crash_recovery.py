@@ -115,8 +115,8 @@ def test_every_acknowledged_write_survives_a_sigkill_exactly_once(database_url: 
     # A count question: its answer is the autosave's number, so the database shows which save it holds.
     workshop.extra["kpi"] = next(k for k, v in workshop.answers.items() if type(v) is int and v == 3)
     port = free_port()
-    # Two workers, as production runs on two cores: on SQLite they take turns writing through a file lock,
-    # which the kill must not leave held (the restarted workers would wait for it forever).
+    # Two workers, as production runs on two cores: on SQLite they take turns on its write lock, which the kill
+    # must not leave held (the restarted workers would wait for it forever).
     server = Server("app.main:app", env=production_env(database_url, port), port=port, workers=2).start()
     ledger = Ledger()
     try:

@@ -1,6 +1,7 @@
 """The models and the migrations describe the same schema, every migration reverses cleanly, and upgrading
 keeps the data already in the tables; on both databases."""
 
+import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -134,4 +135,47 @@ def test_upgrade_from_the_first_revision_keeps_the_data(empty_database_url: str)
     upgrade(empty_database_url)
     assert _current(engine) == revisions[-1]
     assert _rows(engine, tables) == before
+    engine.dispose()
+
+
+def test_ids_clients_gave_their_changes_before_0011_stay_used(empty_database_url: str) -> None:
+    """Device change ids, submission ids and ODK instanceIDs used before the registry of change ids existed are
+    in it: sent again, they change nothing."""
+    upgrade(empty_database_url, "0009")
+    engine = make_engine(empty_database_url)
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.begin() as conn:
+        for table in ("programme", "template_version", "cluster", "participant", "round"):
+            t = tables.tables[table]
+            conn.execute(t.insert(), [{c.name: _value(t, c, 1) for c in t.columns}])
+        response = tables.tables["response"]
+        conn.execute(
+            response.insert(),
+            [{**{c.name: _value(response, c, 1) for c in response.columns}, "client_id": "submit-0001"}],
+        )
+        change = tables.tables["answer_change"]
+        row = {c.name: _value(change, c, 1) for c in change.columns}
+        conn.execute(
+            change.insert(),
+            [{**row, "id": 1, "client_id": "phone-0001:k.plan"}, {**row, "id": 2, "client_id": "phone-0001:r.loans"}],
+        )
+        odk = tables.tables["odk_submission"]
+        conn.execute(
+            odk.insert(),
+            [{**{c.name: _value(odk, c, 1) for c in odk.columns}, "instance_id": "uuid:1", "xml_sha256": "ab"}],
+        )
+    upgrade(empty_database_url)
+    with engine.connect() as conn:
+        registry = MetaData()
+        registry.reflect(engine, only=["client_change"])
+        found = {
+            r.client_id: (r.response_id, r.content_sha256)
+            for r in conn.execute(select(registry.tables["client_change"]))
+        }
+    assert found == {
+        "phone-0001": (1, None),
+        "submit-0001": (1, None),
+        "odk-1-1": (1, hashlib.sha256(b"ab").hexdigest()),  # instanceIDs are scoped to the response
+    }
     engine.dispose()

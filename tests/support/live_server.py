@@ -37,7 +37,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def live_server(workdir: Path, *, environment: str = "test") -> Iterator[LiveServer]:
+def live_server(workdir: Path, *, environment: str = "test", env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """`env`: settings of this server's own (e.g. {"BODY_TIMEOUT_SECONDS": "2"})."""
     database = workdir / "live.db"
     database_url = f"sqlite:///{database}"
     migrate.upgrade(database_url)
@@ -50,17 +51,27 @@ def live_server(workdir: Path, *, environment: str = "test") -> Iterator[LiveSer
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "HTMX_SRC": "local",
         "ENVIRONMENT": environment,
         "SECRET_KEY": "live-server-secret-for-tests-only",
-        "BASE_URL": url,
+        "PUBLIC_URL": url,
         "LOAD_SCORECARDS_ON_STARTUP": "false",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     log = workdir / "server.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-proxy-headers",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log_file,

@@ -1,10 +1,13 @@
 """Accounts, roles, tokens, member links, join codes and rate limits, on SQLite and PostgreSQL.
 
-Failed attempts are recorded in their own committed transaction, so on SQLite every test
-commits its set-up before provoking a failure (an open write would hold the database lock).
+Failed attempts are recorded by the rate limiter in a session of its own once the request's transaction has
+ended (`as_request` plays that part), so on SQLite every test commits its set-up before provoking a failure
+(an open write would hold the database lock).
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import pytest
 from pwdlib import PasswordHash
@@ -34,6 +37,27 @@ def make_user(session: Session, email: str = "Ana@Example.org") -> User:
     return user
 
 
+Result = TypeVar("Result")
+
+
+def as_request(call: Callable[..., Result], session: Session, *args: Any, **kwargs: Any) -> Result:
+    """A rate-limited service call as a request makes it: rolled back on an error, then its failures recorded."""
+    attempts = auth.FailedAttempts()
+    try:
+        return call(session, *args, attempts=attempts, **kwargs)
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        attempts.record(session.get_bind())
+
+
+def record_failures(session: Session, *buckets: str, now: datetime) -> None:
+    attempts = auth.FailedAttempts()
+    attempts.add(*buckets, now=now)
+    attempts.record(session.get_bind())
+
+
 def hit_count(session: Session, bucket: str) -> int:
     return session.exec(select(func.count()).select_from(RateLimitHit).where(RateLimitHit.bucket == bucket)).one()
 
@@ -60,24 +84,27 @@ def test_create_user_refuses_weak_password_bad_email_and_duplicates(session: Ses
 
 def test_authenticate_succeeds_with_any_email_case(session: Session) -> None:
     user = make_user(session)
-    found = auth.authenticate(session, email=" ANA@example.org", password=PASSWORD, client_ip="10.0.0.1", now=T0)
+    found = as_request(
+        auth.authenticate, session, email=" ANA@example.org", password=PASSWORD, client_ip="10.0.0.1", now=T0
+    )
     assert found.id == user.id
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(session: Session) -> None:
     make_user(session)
     with pytest.raises(Unauthorized) as wrong_password:
-        auth.authenticate(session, email="ana@example.org", password="not the password", client_ip="10.0.0.1")
-    session.rollback()  # what the request's session does on the error
+        as_request(
+            auth.authenticate, session, email="ana@example.org", password="not the password", client_ip="10.0.0.1"
+        )
     with pytest.raises(Unauthorized) as unknown_email:
-        auth.authenticate(session, email="nobody@example.org", password=PASSWORD, client_ip="10.0.0.1")
-    session.rollback()
+        as_request(auth.authenticate, session, email="nobody@example.org", password=PASSWORD, client_ip="10.0.0.1")
     assert wrong_password.value.message == unknown_email.value.message == "Wrong email or password."
     assert wrong_password.value.status_code == 401
     # Both failures survived the rollbacks.
     assert hit_count(session, "login:ip:10.0.0.1") == 2
-    assert hit_count(session, "login:email:ana@example.org") == 1
-    assert hit_count(session, "login:email:nobody@example.org") == 1
+    assert hit_count(session, "login:account:ana@example.org") == 1
+    assert hit_count(session, "login:account:nobody@example.org") == 1
+    assert hit_count(session, "login:pair:10.0.0.1 ana@example.org") == 1
 
 
 def test_deactivated_account_cannot_log_in(session: Session) -> None:
@@ -86,7 +113,7 @@ def test_deactivated_account_cannot_log_in(session: Session) -> None:
     session.add(user)
     session.commit()
     with pytest.raises(Unauthorized, match="deactivated"):
-        auth.authenticate(session, email="ana@example.org", password=PASSWORD, client_ip="10.0.0.1")
+        as_request(auth.authenticate, session, email="ana@example.org", password=PASSWORD, client_ip="10.0.0.1")
 
 
 def test_login_upgrades_a_hash_made_with_weaker_parameters(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,59 +122,88 @@ def test_login_upgrades_a_hash_made_with_weaker_parameters(session: Session, mon
     monkeypatch.setattr(
         security, "_password_hash", PasswordHash((Argon2Hasher(time_cost=2, memory_cost=2048, parallelism=1),))
     )
-    auth.authenticate(session, email="ana@example.org", password=PASSWORD, client_ip="10.0.0.1")
+    as_request(auth.authenticate, session, email="ana@example.org", password=PASSWORD, client_ip="10.0.0.1")
     session.commit()
     session.refresh(user)
     assert user.password_hash != old_hash and "t=2" in user.password_hash
     assert security.verify_password(PASSWORD, user.password_hash)
 
 
-def test_email_rate_limit_blocks_even_the_right_password_until_the_window_passes(session: Session) -> None:
+def test_the_account_ceiling_holds_off_spread_guessers_but_not_the_owners_browser(session: Session) -> None:
+    """Guesses from many addresses, none of them delayed on its own: past LOGIN_FAILURES_PER_ACCOUNT even the
+    right password waits, from any browser that never logged into the account; the owner's browser does not."""
     make_user(session)
-    for i in range(auth.LOGIN_FAILURES_PER_EMAIL):
+    for i in range(auth.LOGIN_FAILURES_PER_ACCOUNT):
         with pytest.raises(Unauthorized):
-            auth.authenticate(session, email="ana@example.org", password="wrong guess", client_ip=f"10.0.1.{i}", now=T0)
-        session.rollback()
+            as_request(
+                auth.authenticate,
+                session,
+                email="ana@example.org",
+                password="wrong guess",
+                client_ip=f"10.0.1.{i}",
+                now=T0,
+            )
     with pytest.raises(TooManyAttempts) as blocked:
-        auth.authenticate(session, email="ana@example.org", password=PASSWORD, client_ip="10.0.2.1", now=T0)
+        as_request(auth.authenticate, session, email="ana@example.org", password=PASSWORD, client_ip="10.0.2.1", now=T0)
     assert blocked.value.status_code == 429
-    assert blocked.value.message == "Too many failed attempts. Try again in 15 minutes."
-    assert blocked.value.retry_after == 15 * 60
-    # Blocked attempts are not counted, or the lock would never end.
-    assert hit_count(session, "login:email:ana@example.org") == auth.LOGIN_FAILURES_PER_EMAIL
+    assert blocked.value.message == "Too many failed attempts. Try again in 60 minutes."
+    assert blocked.value.retry_after == 60 * 60
+    # Blocked attempts are not counted, or the hold would never end.
+    assert hit_count(session, "login:account:ana@example.org") == auth.LOGIN_FAILURES_PER_ACCOUNT
+    # The owner's browser (its device cookie) is counted on its own.
+    assert as_request(
+        auth.authenticate,
+        session,
+        email="ana@example.org",
+        password=PASSWORD,
+        client_ip="10.0.2.1",
+        device="owners-laptop",
+        now=T0,
+    )
     # Another account from the same addresses is unaffected.
     make_user(session, email="bo@example.org")
-    auth.authenticate(session, email="bo@example.org", password=PASSWORD, client_ip="10.0.1.0", now=T0)
+    as_request(auth.authenticate, session, email="bo@example.org", password=PASSWORD, client_ip="10.0.1.0", now=T0)
     # Nearly over: the message counts down.
-    with pytest.raises(TooManyAttempts, match="Try again in 1 minute\\."):
-        auth.authenticate(
+    with pytest.raises(TooManyAttempts, match="Try again in 30 seconds\\."):
+        as_request(
+            auth.authenticate,
             session,
             email="ana@example.org",
             password=PASSWORD,
             client_ip="10.0.2.1",
-            now=T0 + timedelta(minutes=14, seconds=30),
+            now=T0 + auth.LOGIN_WINDOW - timedelta(seconds=30),
         )
     later = T0 + auth.LOGIN_WINDOW + timedelta(seconds=1)
-    assert auth.authenticate(session, email="ana@example.org", password=PASSWORD, client_ip="10.0.2.1", now=later)
+    assert as_request(
+        auth.authenticate, session, email="ana@example.org", password=PASSWORD, client_ip="10.0.2.1", now=later
+    )
 
 
 def test_ip_rate_limit_covers_failures_across_emails(session: Session) -> None:
     make_user(session)
     for i in range(auth.LOGIN_FAILURES_PER_IP):
         with pytest.raises(Unauthorized):
-            auth.authenticate(
-                session, email=f"guess{i}@example.org", password="wrong guess", client_ip="203.0.113.9", now=T0
+            as_request(
+                auth.authenticate,
+                session,
+                email=f"guess{i}@example.org",
+                password="wrong guess",
+                client_ip="203.0.113.9",
+                now=T0,
             )
-        session.rollback()
     with pytest.raises(TooManyAttempts):
-        auth.authenticate(session, email="ana@example.org", password=PASSWORD, client_ip="203.0.113.9", now=T0)
-    assert auth.authenticate(session, email="ana@example.org", password=PASSWORD, client_ip="198.51.100.7", now=T0)
+        as_request(
+            auth.authenticate, session, email="ana@example.org", password=PASSWORD, client_ip="203.0.113.9", now=T0
+        )
+    assert as_request(
+        auth.authenticate, session, email="ana@example.org", password=PASSWORD, client_ip="198.51.100.7", now=T0
+    )
 
 
 def test_old_hits_are_pruned_when_new_ones_are_recorded(session: Session) -> None:
     for _ in range(3):
-        auth.hit(session, "login:ip:192.0.2.1", T0)
-    auth.hit(session, "login:ip:192.0.2.2", T0 + auth.RATE_LIMIT_RETENTION + timedelta(seconds=1))
+        record_failures(session, "login:ip:192.0.2.1", now=T0)
+    record_failures(session, "login:ip:192.0.2.2", now=T0 + auth.RATE_LIMIT_RETENTION + timedelta(seconds=1))
     assert hit_count(session, "login:ip:192.0.2.1") == 0
     assert hit_count(session, "login:ip:192.0.2.2") == 1
 
@@ -155,7 +211,7 @@ def test_old_hits_are_pruned_when_new_ones_are_recorded(session: Session) -> Non
 def test_check_rate_limit_counts_only_the_window(session: Session) -> None:
     window = timedelta(minutes=15)
     for minutes in (0, 5, 10):
-        auth.hit(session, "x", T0 + timedelta(minutes=minutes))
+        record_failures(session, "x", now=T0 + timedelta(minutes=minutes))
     auth.check_rate_limit(session, "x", limit=4, window=window, now=T0 + timedelta(minutes=10))
     with pytest.raises(TooManyAttempts) as blocked:
         auth.check_rate_limit(session, "x", limit=3, window=window, now=T0 + timedelta(minutes=10))
@@ -169,17 +225,24 @@ def test_change_password(session: Session) -> None:
     user = make_user(session)
     before = user.password_changed_at
     with pytest.raises(InvalidInput, match="current password"):
-        auth.change_password(session, user, current="not the password", new="a brand new passphrase")
-    session.rollback()
+        as_request(auth.change_password, session, user, current="not the password", new="a brand new passphrase")
     with pytest.raises(InvalidInput, match="at least 10"):
-        auth.change_password(session, user, current=PASSWORD, new="short")
-    session.rollback()
-    auth.change_password(session, user, current=PASSWORD, new="a brand new passphrase", now=T0 + timedelta(days=400))
+        as_request(auth.change_password, session, user, current=PASSWORD, new="short")
+    as_request(
+        auth.change_password,
+        session,
+        user,
+        current=PASSWORD,
+        new="a brand new passphrase",
+        now=T0 + timedelta(days=400),
+    )
     session.commit()
     assert as_utc(user.password_changed_at) > as_utc(before)
-    assert auth.authenticate(session, email="ana@example.org", password="a brand new passphrase", client_ip="10.0.0.1")
+    assert as_request(
+        auth.authenticate, session, email="ana@example.org", password="a brand new passphrase", client_ip="10.0.0.1"
+    )
     with pytest.raises(Unauthorized):
-        auth.authenticate(session, email="ana@example.org", password=PASSWORD, client_ip="10.0.0.1")
+        as_request(auth.authenticate, session, email="ana@example.org", password=PASSWORD, client_ip="10.0.0.1")
 
 
 # --- roles -------------------------------------------------------------------------------------
@@ -270,18 +333,20 @@ def test_api_token_lookup_and_revocation(session: Session) -> None:
     session.commit()
     assert plaintext.startswith("cs_") and api_token.token_hash == security.token_hash(plaintext)
 
-    found = auth.user_for_api_token(session, plaintext, now=T0)
+    found = auth.user_for_api_token(session, plaintext, record_use=False, now=T0)
     assert found is not None and found.id == user.id
+    assert api_token.last_used_at is None  # a read writes nothing
+    assert auth.user_for_api_token(session, plaintext, record_use=True, now=T0) == found
     assert api_token.last_used_at is not None and as_utc(api_token.last_used_at) == T0
-    assert auth.user_for_api_token(session, plaintext + "x") is None
-    assert auth.user_for_api_token(session, "no prefix") is None
+    assert auth.user_for_api_token(session, plaintext + "x", record_use=True) is None
+    assert auth.user_for_api_token(session, "no prefix", record_use=True) is None
 
     assert api_token.id is not None
     with pytest.raises(NotFound):
         auth.revoke_api_token(session, other, api_token.id)
     auth.revoke_api_token(session, user, api_token.id)
     session.commit()
-    assert auth.user_for_api_token(session, plaintext) is None
+    assert auth.user_for_api_token(session, plaintext, record_use=False) is None
     assert [t.id for t in auth.api_tokens(session, user)] == [api_token.id]
 
 
@@ -291,7 +356,7 @@ def test_api_token_of_a_deactivated_user_is_refused(session: Session) -> None:
     user.is_active = False
     session.add(user)
     session.commit()
-    assert auth.user_for_api_token(session, plaintext) is None
+    assert auth.user_for_api_token(session, plaintext, record_use=False) is None
 
 
 # --- member links ------------------------------------------------------------------------------
@@ -353,7 +418,9 @@ def test_join_code_is_found_however_it_is_typed(session: Session) -> None:
     _, _, join_code, code = _round_with_code(session)
     assert len(code) == 9 and code[4] == "-"
     typed = f"{code[:4].lower()} {code[5:].lower()}"
-    found = auth.round_for_join_code(session, typed, secret=SECRET, client_ip="10.0.0.1", now=T0)
+    found = as_request(
+        auth.round_for_join_code, session, typed, secret=SECRET, client_ip="10.0.0.1", device="d1", now=T0
+    )
     assert found.id == join_code.id
     assert as_utc(join_code.expires_at) == T0 + timedelta(hours=4)
 
@@ -367,16 +434,20 @@ def test_expired_revoked_unknown_and_malformed_codes_are_not_valid(session: Sess
     ]
     for typed, now in attempts:
         with pytest.raises(NotFound) as invalid:
-            auth.round_for_join_code(session, typed, secret=SECRET, client_ip="10.0.0.1", now=now)
+            as_request(
+                auth.round_for_join_code, session, typed, secret=SECRET, client_ip="10.0.0.1", device="d1", now=now
+            )
         assert invalid.value.message == "This code is not valid (any more)."
     with pytest.raises(NotFound):  # the key is part of the hash
-        auth.round_for_join_code(session, code, secret="another-secret", client_ip="10.0.0.1", now=T0)
+        as_request(
+            auth.round_for_join_code, session, code, secret="another-secret", client_ip="10.0.0.1", device="d1", now=T0
+        )
     assert join_code.id is not None
     auth.revoke_join_code(session, join_code.id, now=T0)
     session.commit()
     with pytest.raises(NotFound):
-        auth.round_for_join_code(session, code, secret=SECRET, client_ip="10.0.0.1", now=T0)
-    assert hit_count(session, "join:ip:10.0.0.1") == 5
+        as_request(auth.round_for_join_code, session, code, secret=SECRET, client_ip="10.0.0.1", device="d1", now=T0)
+    assert hit_count(session, "join:ip:10.0.0.1") == hit_count(session, "join:device:d1") == 5
 
 
 def test_join_code_ttl_is_bounded(session: Session) -> None:
@@ -384,15 +455,22 @@ def test_join_code_ttl_is_bounded(session: Session) -> None:
         _round_with_code(session, ttl=timedelta(days=8))
 
 
-def test_join_code_guessing_is_rate_limited_per_ip(session: Session) -> None:
+def test_join_code_guessing_is_limited_per_device_not_per_room(session: Session) -> None:
+    """One phone guessing is held off; the rest of the room, behind the same address, is not."""
     _, _, _, code = _round_with_code(session)
     wrong = "ABCD-EFGH" if code != "ABCD-EFGH" else "ABCD-EFGJ"
-    for _ in range(auth.JOIN_CODE_FAILURES_PER_IP):
+    for _ in range(auth.JOIN_CODE_FAILURES_PER_DEVICE):
         with pytest.raises(NotFound):
-            auth.round_for_join_code(session, wrong, secret=SECRET, client_ip="10.9.9.9", now=T0)
+            as_request(
+                auth.round_for_join_code, session, wrong, secret=SECRET, client_ip="10.9.9.9", device="guesser", now=T0
+            )
     with pytest.raises(TooManyAttempts):
-        auth.round_for_join_code(session, code, secret=SECRET, client_ip="10.9.9.9", now=T0)
-    assert auth.round_for_join_code(session, code, secret=SECRET, client_ip="10.9.9.10", now=T0)
+        as_request(
+            auth.round_for_join_code, session, code, secret=SECRET, client_ip="10.9.9.9", device="guesser", now=T0
+        )
+    assert as_request(
+        auth.round_for_join_code, session, code, secret=SECRET, client_ip="10.9.9.9", device="neighbour", now=T0
+    )
 
 
 def test_registrations_through_a_join_code(session: Session) -> None:

@@ -4,15 +4,20 @@ The table below is the specification of who may do what. The first test fails wh
 that the table does not cover, so a new route cannot ship without an authorisation rule.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.auth import service as auth_service
+from app.auth.models import Grant
 from app.clusters import service as cluster_service
 from app.dashboard import service as dashboard_service
 from app.proposals import service as proposal_service
@@ -33,11 +38,19 @@ STAFF_READ = MANAGE | {"observer"}  # facilitator pages: staff only, observers r
 MEMBER = {"member"}  # a member's own self-evaluation form: staff answer through the API, not as the member
 # Cross-cluster benchmark views: agency staff of any programme (they see their own programmes) and admins.
 BENCHMARK_AGENCY = {"admin", "agency", "outsider"}
+AGENCY = {"admin", "agency"}  # the programme's agency staff and administrators
+PEOPLE = AGENCY | {"outsider"}  # the people pages: any agency staff (each sees their own programmes)
 
 # (method, path) -> (roles allowed, json body or None)
 MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/api/v1/me"): (PUBLIC, None),
     ("POST", "/api/v1/me/tokens"): (STAFF, {"name": "script"}),
+    ("GET", "/api/v1/me/tokens"): (STAFF, None),
+    # {token_id} is the admin's own token: anyone else's answers 404, like a token that does not exist.
+    ("DELETE", "/api/v1/me/tokens/{token_id}"): ({"admin"}, None),
+    ("GET", "/account/tokens"): (STAFF, None),
+    ("POST", "/account/tokens"): (STAFF, None),
+    ("POST", "/account/tokens/{token_id}/revoke"): ({"admin"}, None),
     ("POST", "/api/v1/participants/{participant_id}/link"): (MANAGE, {}),
     ("DELETE", "/api/v1/participants/{participant_id}/link"): (MANAGE, None),
     ("POST", "/api/v1/rounds/{round_id}/join-codes"): (MANAGE, None),
@@ -56,7 +69,8 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ),
     ("GET", "/api/v1/clusters"): (STAFF, None),
     ("GET", "/api/v1/clusters/{cluster_id}"): (READ, None),
-    ("PATCH", "/api/v1/clusters/{cluster_id}"): (MANAGE, {"sector": "Food"}),
+    # Sector, country, region, typology and stage are agency-only (tests/integration/benchmarks/test_attacks.py).
+    ("PATCH", "/api/v1/clusters/{cluster_id}"): (MANAGE, {"name": "Renamed"}),
     ("GET", "/api/v1/clusters/{cluster_id}/scorecard"): (READ, None),
     ("PATCH", "/api/v1/clusters/{cluster_id}/scorecard/kpis/{kpi_key}"): (MANAGE, {"target": 9}),
     ("POST", "/api/v1/clusters/{cluster_id}/scorecard/kpis"): (
@@ -82,12 +96,21 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/api/v1/benchmarks/distribution"): (BENCHMARK_AGENCY, None),
     ("GET", "/api/v1/benchmarks/observatory"): (BENCHMARK_AGENCY, None),
     ("GET", "/api/v1/benchmarks/clusters/{cluster_id}"): (RESULTS, None),
+    ("GET", "/api/v1/benchmarks/clusters/{cluster_id}/trend"): (RESULTS, None),
+    ("GET", "/api/v1/benchmarks/changes"): (BENCHMARK_AGENCY, None),
     ("GET", "/benchmarks"): (BENCHMARK_AGENCY, None),
     ("GET", "/benchmarks/heatmap.csv"): (BENCHMARK_AGENCY, None),
     ("GET", "/benchmarks/heatmap.xlsx"): (BENCHMARK_AGENCY, None),
     ("GET", "/benchmarks/distribution"): (BENCHMARK_AGENCY, None),
     ("GET", "/benchmarks/distribution.csv"): (BENCHMARK_AGENCY, None),
     ("GET", "/benchmarks/distribution.xlsx"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/distribution.json"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/heatmap.json"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/changes"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/changes.csv"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/changes.xlsx"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/changes.json"): (BENCHMARK_AGENCY, None),
+    ("GET", "/benchmarks/clusters/{cluster_id}/trend.{fmt}"): (RESULTS, None),
     ("GET", "/benchmarks/clusters/{cluster_id}"): (RESULTS, None),
     ("GET", "/benchmarks/clusters/{cluster_id}/radar.svg"): (RESULTS, None),
     ("GET", "/benchmarks/clusters/{cluster_id}/profile.{fmt}"): (RESULTS, None),
@@ -96,7 +119,8 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     # Without a chosen indicator both answer 422 to those allowed; writing a file needs an admin.
     ("GET", "/benchmarks/observatory/promote.yaml"): (BENCHMARK_AGENCY, None),
     ("POST", "/benchmarks/observatory/promote"): (BENCHMARK_AGENCY, None),
-    ("GET", "/api/v1/rounds/{round_id}/xlsform"): (READ, None),
+    # The enumerator form lists the cluster's members by name: only for those who manage it.
+    ("GET", "/api/v1/rounds/{round_id}/xlsform"): (MANAGE, None),
     # Answer imports: without a file the handler answers 422, so the policy is all this checks.
     ("POST", "/api/v1/rounds/{round_id}/imports"): (MANAGE, None),
     # OpenRosa for ODK Collect: the member token in the path is the credential (no cookie, no CSRF).
@@ -104,6 +128,12 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/openrosa/m/{token}/forms/{round_id}"): (PUBLIC, None),
     ("GET", "/openrosa/m/{token}/submission"): (PUBLIC, None),
     ("POST", "/openrosa/m/{token}/submission"): (PUBLIC, None),
+    # OpenRosa for a staff device: HTTP Basic only (no cookie, no bearer token), so every client here gets 401;
+    # who may log in there is tested role by role in tests/integration/interop/test_openrosa.py.
+    ("GET", "/openrosa/clusters/{cluster_id}/formList"): (PUBLIC, None),
+    ("GET", "/openrosa/clusters/{cluster_id}/forms/{round_id}"): (PUBLIC, None),
+    ("GET", "/openrosa/clusters/{cluster_id}/submission"): (PUBLIC, None),
+    ("POST", "/openrosa/clusters/{cluster_id}/submission"): (PUBLIC, None),
     ("GET", "/"): (PUBLIC, None),
     ("GET", "/login"): (PUBLIC, None),
     ("POST", "/login"): (PUBLIC, None),
@@ -111,6 +141,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("GET", "/account/password"): (STAFF, None),
     ("POST", "/account/password"): (STAFF, None),
     ("GET", "/m/{token}"): (PUBLIC, None),
+    ("POST", "/m/{token}"): (PUBLIC, None),
     ("GET", "/join"): (PUBLIC, None),
     ("POST", "/join"): (PUBLIC, None),
     ("POST", "/language"): (PUBLIC, None),
@@ -146,9 +177,45 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict[str, Any] | None]] = {
     ("POST", "/rounds/{round_id}/actions/{action_id}"): (MANAGE, None),
     ("GET", "/rounds/{round_id}/print"): (STAFF_READ, None),
     ("GET", "/rounds/{round_id}/export/answers.csv"): (RESPONSES, None),
+    ("GET", "/rounds/{round_id}/export/answers-wide.csv"): (RESPONSES, None),
     ("GET", "/rounds/{round_id}/export/scores.csv"): (STAFF_READ, None),
     ("GET", "/rounds/{round_id}/export.xlsx"): (RESPONSES, None),
+    # Setting a cluster up (issue 21).
+    ("GET", "/programmes/{programme_id}/clusters/new"): (AGENCY, None),
+    ("POST", "/programmes/{programme_id}/clusters"): (AGENCY, None),
+    ("GET", "/clusters/{cluster_id}/edit"): (AGENCY, None),
+    ("POST", "/clusters/{cluster_id}/edit"): (AGENCY, None),
+    ("GET", "/clusters/{cluster_id}/participants"): (MANAGE, None),
+    ("POST", "/clusters/{cluster_id}/participants"): (MANAGE, None),
+    ("GET", "/clusters/{cluster_id}/participants/import"): (MANAGE, None),
+    ("POST", "/clusters/{cluster_id}/participants/import"): (MANAGE, None),
+    ("POST", "/participants/{participant_id}"): (MANAGE, None),
+    ("POST", "/participants/{participant_id}/active"): (MANAGE, None),
+    ("GET", "/rounds/{round_id}/close"): (MANAGE, None),
+    ("GET", "/rounds/{round_id}/registrations"): (MANAGE, None),
+    ("POST", "/rounds/{round_id}/registrations/merge"): (MANAGE, None),
+    ("GET", "/rounds/{round_id}/member-links"): (MANAGE, None),
+    # People and roles: administrators, and agency staff within their programmes (the outsider's is another).
+    ("GET", "/people"): (PEOPLE, None),
+    ("POST", "/people/invite"): (PEOPLE, None),
+    ("POST", "/grants/{grant_id}"): (AGENCY, None),
+    ("POST", "/grants/{grant_id}/revoke"): (AGENCY, None),
+    ("GET", "/api/v1/people"): (PEOPLE, None),
+    ("POST", "/api/v1/people/invitations"): (
+        AGENCY,
+        {"email": "invited@example.org", "role": "observer", "cluster_id": "{cluster_id}"},
+    ),
+    ("PATCH", "/api/v1/grants/{grant_id}"): (AGENCY, {"role": "observer"}),
+    ("DELETE", "/api/v1/grants/{grant_id}"): (AGENCY, None),
+    ("GET", "/account/setup/{token}"): (PUBLIC, None),
+    ("POST", "/account/setup/{token}"): (PUBLIC, None),
 }
+# Routes that use their object up (a revoked role is gone): it is given back, same id, before each allowed role.
+CONSUMING = {("POST", "/grants/{grant_id}/revoke"), ("DELETE", "/api/v1/grants/{grant_id}")}
+# Names an observer must never read (no participant names, per-person status or proposer identity).
+MEMBER_ORGANISATION = "Quietly Observed Foods Ltd"
+MEMBER_PERSON = "Ana Confidential"
+REGISTERED_ORGANISATION = "Walk-in Registrant Co"
 UNDOCUMENTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
 
 
@@ -174,6 +241,7 @@ def test_every_route_has_an_authorisation_rule(app: FastAPI) -> None:
 class World:
     ids: dict[str, Any]
     clients: dict[str, TestClient]
+    restore_grant: Callable[[], None]
 
 
 @pytest.fixture
@@ -181,7 +249,7 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
     programme = factories.programme(session)
     cluster = factories.cluster(session, in_programme=programme)
     other = factories.cluster(session)  # another programme
-    member = factories.participant(session, cluster)
+    member = factories.participant(session, cluster, organisation=MEMBER_ORGANISATION, person_name=MEMBER_PERSON)
     other_member = factories.participant(session, other)
     round_ = factories.open_round(session, cluster)
     response = response_service.start_response(session, round_, member)
@@ -200,7 +268,7 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
     join_code, _code = auth_service.open_join_code(
         session, round_.id or 0, created_by=users["facilitator"].id or 0, secret=app.state.settings.secret_key
     )
-    registered = factories.participant(session, cluster)
+    registered = factories.participant(session, cluster, organisation=REGISTERED_ORGANISATION)
     proposal = proposal_service.propose(
         session,
         member,
@@ -214,7 +282,15 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
     )
     note = dashboard_service.add_note(session, round_, csf_key=None, text="Split on costs", actor="test")
     auth_service.record_registration(session, join_code, registered.id or 0)
+    admin_token_id = auth_service.api_tokens(session, users["admin"])[0].id
+    # A role no client acts with, for the routes that change or revoke roles.
+    spare = auth_service.grant_on(session, factories.user(session), "observer", cluster, actor="test")
+    spare_facts = spare.model_dump()
     session.commit()
+
+    def restore_grant() -> None:
+        session.merge(Grant(**spare_facts))
+        session.commit()
 
     clients: dict[str, TestClient] = {}
     for role in ROLES:
@@ -241,8 +317,10 @@ def world(app: FastAPI, client: TestClient, session: Session) -> World:
         "proposal_id": proposal.id,
         "action_id": action.id,
         "note_id": note.id,
+        "token_id": admin_token_id,
+        "grant_id": spare.id,
     }
-    return World(ids=ids, clients=clients)
+    return World(ids=ids, clients=clients, restore_grant=restore_grant)
 
 
 def _fill(value: Any, ids: dict[str, Any]) -> Any:
@@ -260,6 +338,8 @@ def test_route_as_every_role(method: str, path: str, world: World) -> None:
     payload = _fill(body, world.ids)
     # Denied roles first: a refused request must change nothing the allowed ones then see.
     for role in sorted(ROLES, key=lambda r: r in allowed):
+        if (method, path) in CONSUMING and role in allowed:
+            world.restore_grant()
         response = world.clients[role].request(method, url, json=payload, follow_redirects=False)
         assert response.status_code < 500, (role, response.text)
         if allowed is PUBLIC:
@@ -273,3 +353,71 @@ def test_route_as_every_role(method: str, path: str, world: World) -> None:
             assert response.status_code == 404, (role, response.status_code)
         else:
             assert response.status_code in (403, 404), (role, response.status_code)
+
+
+def test_observers_read_aggregates_only_on_every_page(world: World) -> None:
+    """Every GET an observer may make, pages and API alike: no participant's name, no one's submission status,
+    no proposer. The same pages show the names to a facilitator, so the names are there to be found."""
+    secrets = (MEMBER_ORGANISATION, MEMBER_PERSON, REGISTERED_ORGANISATION)
+    round_page = f"/rounds/{world.ids['round_id']}/manage"
+    facilitator_view = world.clients["facilitator"].get(round_page).text
+    assert all(name in facilitator_view for name in secrets)
+    assert (
+        MEMBER_ORGANISATION in world.clients["facilitator"].get(f"/clusters/{world.ids['cluster_id']}/proposals").text
+    )
+    observer = world.clients["observer"]
+    read = 0
+    for (method, path), (allowed, _body) in sorted(MATRIX.items()):
+        # OpenRosa answers devices by their own credentials (tests/integration/interop/test_openrosa.py).
+        if method != "GET" or "observer" not in allowed or path.startswith("/openrosa/") or "{token}" in path:
+            continue
+        response = observer.get(path.format(**world.ids))
+        assert response.status_code == 200, (path, response.status_code)
+        text = response.content.decode("utf-8", errors="replace")
+        for name in secrets:
+            assert name not in text, (path, name)
+        read += 1
+    assert read >= 20
+    page = observer.get(round_page).text
+    assert "answer-submitted" not in page and "answer-draft" not in page and "answer-none" not in page
+    assert "of 2 participants submitted" in page  # the aggregate is there
+
+
+def _database_contents(engine: Engine) -> dict[str, Any]:
+    """Every row of every table (alembic_version included), and on PostgreSQL where every sequence stands."""
+    contents: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for table in sorted(inspect(conn).get_table_names()):
+            rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
+            contents[table] = sorted(repr(tuple(row)) for row in rows)
+        if engine.dialect.name == "postgresql":
+            contents["sequences"] = conn.execute(text("SELECT sequencename, last_value FROM pg_sequences")).all()
+    return contents
+
+
+def _sqlite_file(engine: Engine) -> bytes:
+    """The database file with everything in its write-ahead log moved into it, which then stays empty."""
+    with engine.connect() as conn:
+        busy, log_frames, _moved = conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+        assert busy == 0 and log_frames == 0
+    return Path(engine.url.database or "").read_bytes()
+
+
+def test_no_get_or_head_request_of_any_role_changes_the_database(world: World, engine: Engine) -> None:
+    """GET and HEAD never write: every GET route of the matrix, as every role, leaves every row (and on SQLite
+    the file itself) as it was, benchmark pages included (their roll-ups are refreshed in the background)."""
+    before = _database_contents(engine)
+    file_before = _sqlite_file(engine) if engine.dialect.name == "sqlite" else b""
+    asked = 0
+    for method, path in sorted(MATRIX):
+        if method != "GET":
+            continue
+        for role, http in world.clients.items():
+            for verb in ("GET", "HEAD"):
+                response = http.request(verb, path.format(**world.ids), follow_redirects=False)
+                assert response.status_code < 500, (verb, path, role, response.text)
+                asked += 1
+    assert asked > 400
+    assert _database_contents(engine) == before
+    if engine.dialect.name == "sqlite":
+        assert _sqlite_file(engine) == file_before

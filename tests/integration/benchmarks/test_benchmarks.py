@@ -18,7 +18,7 @@ from app.rounds import service as round_service
 from app.rounds.schemas import KpiValueSet
 from app.scoring import service as scoring_service
 from tests import factories
-from tests.integration.benchmarks.world import H1_2025, H2_2025, rate_round, rated_cluster, score_of
+from tests.integration.benchmarks.world import H1_2025, H2_2025, rate_round, rated_cluster, refresh_rollups, score_of
 
 
 def _bearer(session: Session, *grants: tuple[str, object], admin: bool = False) -> dict[str, str]:
@@ -27,7 +27,7 @@ def _bearer(session: Session, *grants: tuple[str, object], admin: bool = False) 
 
 
 def test_roll_up_is_the_scoring_engines_core_score(session: Session) -> None:
-    """Cluster-defined KPIs never enter; per_member counts are divided by the member firms only."""
+    """Cluster-defined KPIs never enter; per_member counts are divided by the member firms asked."""
     programme = factories.programme(session)
     cluster = factories.cluster(session, in_programme=programme, shares_benchmarks=True)
     firms = [factories.participant(session, cluster) for _ in range(2)]
@@ -56,8 +56,8 @@ def test_roll_up_is_the_scoring_engines_core_score(session: Session) -> None:
         if csf.score.value is not None:
             assert stored[f"csf:{csf.key}"] == pytest.approx(csf.score.value)
     assert "kpi:own-kpi" not in stored
-    # Three members said yes; two of them are firms: 3 / 2.
-    assert stored["kpi:business-marketing-plans"] == pytest.approx(1.5)
+    # The question is for firms: the institute is not asked. Two firms of two said yes: 2 / 2, not 3 / 2.
+    assert stored["kpi:business-marketing-plans"] == pytest.approx(1.0)
 
 
 def test_roll_up_follows_new_answers_and_settings(session: Session) -> None:
@@ -66,10 +66,12 @@ def test_roll_up_follows_new_answers_and_settings(session: Session) -> None:
     members = [factories.participant(session, cluster) for _ in range(2)]
     rate_round(session, cluster, members, [1, 1], period=H1_2025)
     agency = Principal(user=factories.user(session, is_admin=True))
+    refresh_rollups(session)
     first = service.heatmap(session, agency, template_key="thai-food-cluster", period="2025-H1", filters={})
     assert first.rows[0].values["overall"] == pytest.approx(0.0)
     # A later round in another period appears; the earlier period keeps its value.
     rate_round(session, cluster, members, [5, 5], period=H2_2025)
+    refresh_rollups(session)
     later = service.heatmap(session, agency, template_key="thai-food-cluster", period=None, filters={})
     assert later.period == "2025-H2" and later.periods == ["2025-H2", "2025-H1"]
     assert later.rows[0].values["overall"] == pytest.approx(100.0)
@@ -81,6 +83,22 @@ def test_roll_up_follows_new_answers_and_settings(session: Session) -> None:
     assert service.refresh(session, [cluster.id or 0]) == 0
 
 
+def test_the_default_period_is_the_newest_with_a_value(session: Session) -> None:
+    """A round just opened for 2025-H2, with no answer yet, does not make the heat map open on an empty period."""
+    programme = factories.programme(session)
+    cluster = factories.cluster(session, in_programme=programme, shares_benchmarks=True)
+    members = [factories.participant(session, cluster) for _ in range(2)]
+    rate_round(session, cluster, members, [3, 3], period=H1_2025)
+    rate_round(session, cluster, [], [], period=H2_2025, close=False)  # opened, nobody answered yet
+    agency = Principal(user=factories.user(session, is_admin=True))
+    refresh_rollups(session)
+    shown = service.heatmap(session, agency, template_key="thai-food-cluster", period=None, filters={})
+    assert shown.periods == ["2025-H2", "2025-H1"] and shown.period == "2025-H1"
+    assert shown.rows[0].values["overall"] == pytest.approx(score_of(3))
+    asked = service.heatmap(session, agency, template_key="thai-food-cluster", period="2025-H2", filters={})
+    assert asked.period == "2025-H2" and all(v is None for row in asked.rows for v in row.values.values())
+
+
 def test_heat_map_names_only_sharing_clusters_of_the_agencys_programmes(client: TestClient, session: Session) -> None:
     mine, theirs = factories.programme(session), factories.programme(session)
     low = rated_cluster(session, mine, 2, name="Low cluster", region="North")
@@ -89,6 +107,7 @@ def test_heat_map_names_only_sharing_clusters_of_the_agencys_programmes(client: 
     rated_cluster(session, theirs, 3, name="Other programme cluster")
     agency = _bearer(session, ("agency", mine))
     admin = _bearer(session, admin=True)
+    refresh_rollups(session)
     session.commit()
 
     body = client.get("/api/v1/benchmarks/heatmap?template=thai-food-cluster", headers=agency).json()
@@ -143,6 +162,7 @@ def test_profile_named_for_agency_aggregate_for_facilitator(client: TestClient, 
     rated_cluster(session, programme, 5, name="Still open", close=False)
     agency = _bearer(session, ("agency", programme))
     facilitator = _bearer(session, ("facilitator", viewed))
+    refresh_rollups(session)
     session.commit()
 
     named = client.get(f"/api/v1/benchmarks/clusters/{viewed.id}", headers=agency).json()
@@ -159,9 +179,11 @@ def test_profile_named_for_agency_aggregate_for_facilitator(client: TestClient, 
         "q1": pytest.approx(score_of(1.75)),
         "median": pytest.approx(50.0),
         "q3": pytest.approx(score_of(4.25)),
-        "percentile_rank": 50.0,
+        "band": "median-q3",  # 50 is the median, which lies between two peers (25 and 75)
     }
-    assert aggregate["trend"] == [{"period": "2025-H1", "own": 50.0, "peer_median": 50.0, "peers": 4}]
+    assert aggregate["trend"] == [
+        {"period": "2025-H1", "own": 50.0, "peer_median": 50.0, "peers": 4, "q1": 18.75, "q3": 81.25, "withheld": None}
+    ]
     for peer in peers:
         assert peer.name not in str(aggregate)
 

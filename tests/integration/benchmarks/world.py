@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlmodel import Session
 
+from app.benchmarks import service as benchmark_service
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster, Participant, Programme
 from app.responses import service as response_service
@@ -42,9 +43,13 @@ def rate_round(
         response = response_service.start_response(session, round_, member)
         draft = ResponseDraft(
             ratings=[RatingIn(csf_key=k, rating=rating) for k in csf_keys],
-            answers=[AnswerIn(kpi_key=k, value=v) for k, v in (answers or {}).items()],
+            answers=[
+                AnswerIn(kpi_key=k, value=v)
+                for k, v in (answers or {}).items()
+                if scorecard.asks(scorecard.kpi(k), member.organisation_type)  # type: ignore[arg-type]
+            ],
         )
-        response_service.save_draft(session, response, draft, scorecard=scorecard, actor="test")
+        response_service.save_draft(session, response, draft, scorecard=scorecard, actor="test", locale="en")
         response_service.submit(session, response, client_id=None, actor="test")
     if close:
         round_service.set_status(session, round_, RoundStatus.closed, actor="test")
@@ -67,3 +72,8 @@ def rated_cluster(
     for period in periods:
         rate_round(session, cluster, members, [rating, rating], period=period, close=close)
     return cluster
+
+
+def refresh_rollups(session: Session) -> None:
+    """What the app's background refresher does (app/benchmarks/refresher.py), by hand: tests run without it."""
+    benchmark_service.refresh(session, benchmark_service.all_cluster_ids(session))

@@ -5,6 +5,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -45,14 +46,7 @@ class Setting:
 
 def staff_client(app: FastAPI, session: Session, role: str, scope: Cluster) -> TestClient:
     """A browser-like client logged in with a session cookie (pages use cookies and CSRF, like a browser)."""
-    account = factories.user(session, grants=((role, scope),))
-    session.commit()
-    http = TestClient(app)
-    http.headers["X-CSRF-Token"] = http.get("/api/v1/me").json()["csrf_token"]
-    response = http.post("/login", data={"email": account.email, "password": factories.PASSWORD})
-    assert response.status_code == 200, response.text
-    http.headers["X-CSRF-Token"] = http.get("/api/v1/me").json()["csrf_token"]
-    return http
+    return factories.logged_in(app, session, factories.user(session, grants=((role, scope),)))
 
 
 def answer(
@@ -72,7 +66,7 @@ def answer(
         ratings=[RatingIn(csf_key=k, rating=r, comment=comment) for k, r in ratings.items()],
     )
     response_service.save_draft(
-        session, response, draft, scorecard=cluster_service.scorecard(session, cluster), actor="t"
+        session, response, draft, scorecard=cluster_service.scorecard(session, cluster), actor="t", locale="en"
     )
     response_service.submit(session, response, client_id=None, actor="t")
     session.commit()
@@ -137,7 +131,7 @@ def test_setup_shows_the_scorecard_and_saves_kpi_settings(
         data={"active": "on", "baseline": "abc", "target": "20", **csrf(facilitator)},
         headers={"HX-Request": "true"},
     )
-    assert bad.status_code == 422 and "Not a number." in bad.text
+    assert bad.status_code == 422 and "Please enter a number, written like 1,234.5." in bad.text
 
 
 def test_facilitator_adds_a_cluster_kpi_directly(facilitator: TestClient, setting: Setting, session: Session) -> None:
@@ -257,6 +251,22 @@ def test_accepting_a_reworded_proposal_adds_it_to_the_scorecard(
     assert again.status_code == 409
 
 
+def test_wording_that_would_break_the_odk_form_is_refused_with_the_reason(
+    facilitator: TestClient, setting: Setting, session: Session
+) -> None:
+    proposal = _proposal(session, setting)
+    url = f"/clusters/{setting.cluster.id}/proposals/{proposal.id}"
+    for decision in ("save", "accept"):
+        data = {"decision": decision, "title": "Joint purchases", "question": "How many ${x}?", **csrf(facilitator)}
+        reply = facilitator.post(url, data=data)
+        assert reply.status_code == 422
+        assert "This indicator would break the ODK form" in reply.text and "reference to another question" in reply.text
+    fresh(session)
+    unchanged = session.get(IndicatorProposal, proposal.id)
+    assert unchanged is not None and unchanged.status == "proposed"
+    assert unchanged.question == "How many joint purchases did you make?"
+
+
 def test_declining_needs_a_reason_which_the_member_then_reads(
     app: FastAPI, facilitator: TestClient, setting: Setting, session: Session
 ) -> None:
@@ -302,7 +312,7 @@ def test_round_page_status_values_and_response_rate(
 ) -> None:
     answer(session, setting.round, setting.members[0], {LOANS: 4})
     page = facilitator.get(f"/rounds/{setting.round.id}/manage").text
-    assert "of 4 participants submitted" in page and "(25 %)" in page
+    assert "of 4 participants submitted" in page and "(25%)" in page
     assert page.count("not started") == 3
 
     value = facilitator.post(
@@ -324,7 +334,9 @@ def test_round_page_status_values_and_response_rate(
 
     for status, expected in (("closed", "closed"), ("open", "open")):
         r = facilitator.post(
-            f"/rounds/{setting.round.id}/status", data={"status": status, **csrf(facilitator)}, follow_redirects=False
+            f"/rounds/{setting.round.id}/status",
+            data={"status": status, "confirmed": "yes", **csrf(facilitator)},
+            follow_redirects=False,
         )
         assert r.status_code == 303
         fresh(session)
@@ -345,15 +357,19 @@ def test_new_round_from_the_rounds_page(facilitator: TestClient, setting: Settin
 def test_printed_member_links_and_qr_codes_let_members_in(
     app: FastAPI, facilitator: TestClient, setting: Setting
 ) -> None:
-    sheet = facilitator.post(f"/rounds/{setting.round.id}/member-links", data=csrf(facilitator)).text
+    def confirmed(who: str) -> str:
+        url = f"/rounds/{setting.round.id}/member-links"
+        confirmation = facilitator.get(url, params={"who": who, "how": "print"}).text
+        planned = re.search(r'name="planned_ids" value="([^"]*)"', confirmation)
+        assert planned is not None
+        return facilitator.post(url, data={"who": who, "planned_ids": planned.group(1), **csrf(facilitator)}).text
+
+    sheet = confirmed("missing")
     links = re.findall(r'href="http://[^"]+(/m/[^"]+)"', sheet)
     assert len(links) == 4 and sheet.count('<img src="data:image/svg+xml') == 4
     member = TestClient(app)
     assert member.get(links[0], follow_redirects=False).status_code == 303
-    one = facilitator.post(
-        f"/rounds/{setting.round.id}/member-links",
-        data={"participant_id": str(setting.members[1].id), **csrf(facilitator)},
-    ).text
+    one = confirmed(str(setting.members[1].id))
     assert len(re.findall(r'href="http://[^"]+(/m/[^"]+)"', one)) == 1 and "Firm 1" in one
 
 
@@ -570,34 +586,56 @@ def test_print_view_and_exports(
         session,
         setting.round,
         setting.members[0],
-        {LOANS: 4},
+        {LOANS: 4, COSTS: 3},
         comment="=cmd|' /C calc'!A0",
-        answers={"loan-repayment-period": 24},
+        answers={"loan-repayment-period": 24.5, "business-marketing-plans": True},
     )
+    answer(session, setting.round, setting.members[1], {LOANS: 5}, answers={"business-marketing-plans": False})
     dashboard_service.add_action(
-        session, setting.round, title="Call the bank", owner="Nok", due_date=None, csf_key=None, actor="t"
+        session, setting.round, title="Call the bank", owner="Nok", due_date=date(2027, 1, 15), csf_key=LOANS, actor="t"
     )
+    dashboard_service.add_note(session, setting.round, csf_key=LOANS, text="Banks want plans", actor="t")
     session.commit()
     printed = facilitator.get(f"/rounds/{setting.round.id}/print").text
     assert "Call the bank" in printed and "Critical success factors" in printed
+    assert "Jan 15, 2027" in printed  # dates as the reader writes them
 
     answers_csv = facilitator.get(f"/rounds/{setting.round.id}/export/answers.csv")
     assert answers_csv.headers["content-disposition"].endswith('answers.csv"')
     rows = list(csv.DictReader(io.StringIO(answers_csv.text)))
-    by_key = {r["key"]: r for r in rows}
-    assert by_key["loan-repayment-period"]["value"] == "24.0"
-    assert by_key[LOANS]["value"] == "4" and by_key[LOANS]["comment"].startswith("'=")  # no formula
-    assert {r["organisation"] for r in rows} == {"Firm 0"}
+    by_key = {(r["organisation"], r["key"]): r for r in rows}
+    assert by_key[("Firm 0", "loan-repayment-period")]["value"] == "24.5"
+    # Yes/no in the reader's words, not 1 and 0.
+    assert by_key[("Firm 0", "business-marketing-plans")]["value"] == "Yes"
+    assert by_key[("Firm 1", "business-marketing-plans")]["value"] == "No"
+    assert by_key[("Firm 0", LOANS)]["value"] == "4" and by_key[("Firm 0", LOANS)]["comment"].startswith("'=")
+    assert {r["organisation"] for r in rows} == {"Firm 0", "Firm 1"}
 
     scores = list(csv.DictReader(io.StringIO(facilitator.get(f"/rounds/{setting.round.id}/export/scores.csv").text)))
     api = scoring_service.round_scores(session, setting.round)
     overall = next(r for r in scores if r["level"] == "overall")
-    assert float(overall["score"]) == pytest.approx(api.overall.value)
+    assert overall["score"] == str(round(api.overall.value, 2))  # two decimals, not 56.453812210648145
+    assert all(len(r["score"].partition(".")[2]) <= 2 for r in scores)
+
+    wide = list(
+        csv.DictReader(io.StringIO(facilitator.get(f"/rounds/{setting.round.id}/export/answers-wide.csv").text))
+    )
+    assert [(r["organisation"], r["business-marketing-plans"], r[f"rating:{LOANS}"]) for r in wide] == [
+        ("Firm 0", "Yes", "4"),
+        ("Firm 1", "No", "5"),
+    ]
 
     xlsx = facilitator.get(f"/rounds/{setting.round.id}/export.xlsx")
     workbook = load_workbook(io.BytesIO(xlsx.content))
-    assert workbook.sheetnames == ["Scores", "Answers"]
+    assert workbook.sheetnames == ["Scores", "Answers", "Answers by member", "Notes", "Action plan"]
     assert workbook["Answers"].max_row == len(rows) + 1
+    submitted = [row[4] for row in workbook["Answers"].iter_rows(min_row=2, values_only=True)]
+    assert all(isinstance(when, datetime) for when in submitted)  # real dates, not text
+    score_cells = [row[4] for row in workbook["Scores"].iter_rows(min_row=2, values_only=True) if row[4] is not None]
+    assert score_cells and all(isinstance(v, int | float) and round(v, 2) == v for v in score_cells)
+    assert [row[2] for row in workbook["Notes"].iter_rows(min_row=2, values_only=True)] == ["Banks want plans"]
+    [action] = workbook["Action plan"].iter_rows(min_row=2, values_only=True)
+    assert action[1:4] == ("Call the bank", "Nok", datetime(2027, 1, 15))
     # Observers see scores, not individual answers.
     assert observer.get(f"/rounds/{setting.round.id}/export/scores.csv").status_code == 200
     assert observer.get(f"/rounds/{setting.round.id}/export/answers.csv").status_code == 404

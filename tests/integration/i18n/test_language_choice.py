@@ -115,7 +115,7 @@ def test_api_errors_and_answer_messages_in_the_callers_language(client: TestClie
     assert rejected.status_code == 422
     assert rejected.json()["detail"] == "Algumas respostas não puderam ser salvas."
     messages = {e["field"]: e["message"] for e in rejected.json()["errors"]}
-    assert messages["answers[0].value"] == "Informe um número."
+    assert messages["answers[0].value"] == "Informe um número, escrito assim: 1.234,5."
     assert messages["ratings[0].rating"] == "Escolha uma nota de 1 a 5."
     not_found = client.get("/api/v1/responses/999999", headers={"Accept-Language": "en"})
     assert not_found.json()["detail"] == "Essa resposta não existe."

@@ -44,6 +44,9 @@ def test_spanish_member_on_a_template_without_spanish_sees_english_labels_marked
     assert '<html lang="es">' in page and "Paso 1 de 4" in page and "Guardar y continuar" in page
     # The template has no Spanish: its labels come in its first language, tagged so.
     assert '<h1><span lang="en">Financial</span></h1>' in page
+    # Said once, in Spanish; the sentences around the template's words are in the template's language too.
+    assert "Este cuadro de mando todavía no tiene versión en español" in page
+    assert '<span lang="en">In months.</span>' in page and "En months" not in page
 
     csrf = http.get("/api/v1/me").json()["csrf_token"]
     form = {"csrf_token": csrf, "title": "Compras conjuntas por semestre", "csf_key": "cost-control"}

@@ -124,6 +124,11 @@ def test_plain_post_keeps_what_was_right_and_marks_what_was_not(
     answers = _answers(session, participant)
     assert answers["customer-satisfaction"] == 90.0 and answers["online-trading"] == 1.0
     assert "returns-complaints" not in answers
+    # The counter counts the three stored answers, not the refused one that stays in its field.
+    stored_count = re.search(r"(\d+) of (\d+) questions answered", page)
+    assert stored_count is not None and stored_count.group(1) == "3", stored_count
+    assert re.search(r'<progress max="\d+" value="3"', page)
+    assert f">3 of {stored_count.group(2)} questions answered<" in member.http.get(f"/rounds/{round_.id}/answer/2").text
 
 
 def test_steps_without_javascript_resume_review_and_submit(member: Member, setting: tuple, session: Session) -> None:
@@ -268,3 +273,60 @@ def test_two_devices_last_edit_wins_and_every_version_is_kept(member: Member, se
     assert [(c.value, c.applied) for c in changes] == [("4", True), ("2", False)]
     superseded = session.exec(select(AuditEvent).where(AuditEvent.action == "answer_superseded")).one()
     assert (superseded.after or {})["value"] == "2"
+
+
+def _member_in(app: FastAPI, session: Session, cluster: Cluster, **kind: str) -> tuple[Member, Participant]:
+    participant = factories.participant(session, cluster, **kind)
+    link = factories.member_link(session, participant)
+    session.commit()
+    return Member(app, link), participant
+
+
+def test_numbers_are_read_as_the_member_writes_them(app: FastAPI, session: Session, setting: tuple) -> None:
+    """A Thai member's 1,500 was saved as 1.5 ("Saved"), a Spanish member's 1.500 as 1.5 %."""
+    cluster, _participant, round_ = setting
+    thai, thai_member = _member_in(app, session, cluster, language="th")
+    spanish, spanish_member = _member_in(app, session, cluster, language="es")
+
+    assert thai.autosave(round_, "k.core-skills-participants", "1,500") == "บันทึกแล้ว"
+    assert _answers(session, thai_member)["core-skills-participants"] == 1500.0
+
+    # 1.500 in Spanish is one thousand five hundred: no percentage, so refused (not 1.5 %).
+    refused = spanish.autosave(round_, "k.customer-satisfaction", "1.500")
+    assert "Ingrese un porcentaje entre 0 y 100." in refused
+    assert spanish.autosave(round_, "k.customer-satisfaction", "12,5") == "Guardado"
+    # 1,500 could be 1,5 or 1500: both readings, and nothing stored.
+    both = spanish.autosave(round_, "k.core-skills-participants", "1,500")
+    assert "“1,500” puede ser 1,5 o 1500" in both
+    answers = _answers(session, spanish_member)
+    assert answers == {"customer-satisfaction": 12.5}
+    # The stored answer comes back as the member writes it, so posting the page again keeps it.
+    page = spanish.http.get(f"/rounds/{round_.id}/answer/2").text
+    assert re.search(r'id="k-customer-satisfaction" name="k.customer-satisfaction" value="12,5"', page)
+    assert spanish.post_step(round_, 2, {"k.customer-satisfaction": "12,5"}).status_code == 303  # type: ignore[attr-defined]
+    assert _answers(session, spanish_member)["customer-satisfaction"] == 12.5
+
+
+def test_questions_about_the_company_are_asked_of_firms_only(app: FastAPI, session: Session, setting: tuple) -> None:
+    """Associations and institutes were asked "Has your company ...?" and their yes counted per firm."""
+    cluster, _participant, round_ = setting
+    institute, institute_member = _member_in(app, session, cluster, organisation_type="research")
+    page = institute.http.get(f"/rounds/{round_.id}/answer/1").text
+    assert 'name="r.ease-of-access-to-loans"' in page  # ratings are everyone's
+    assert 'name="k.business-marketing-plans"' not in page
+    refused = institute.autosave(round_, "k.business-marketing-plans", "yes")
+    assert "This question is for firms only." in refused
+    assert "business-marketing-plans" not in _answers(session, institute_member)
+
+
+def test_a_change_id_is_one_change_forever(member: Member, setting: tuple, session: Session) -> None:
+    _cluster, participant, round_ = setting
+    at = 1_790_000_000_000
+    assert _device_save(member, round_, "k.staff-turnover", "12", "phone-c-0001", at) == "Saved"
+    reused = member.http.post(
+        f"/rounds/{round_.id}/autosave",
+        data={"k.staff-turnover": "30", "client_id": "phone-c-0001", "client_at": str(at)},
+        headers={"HX-Request": "true", "X-CSRF-Token": member.csrf},
+    )
+    assert reused.status_code == 409
+    assert _answers(session, participant)["staff-turnover"] == 12.0

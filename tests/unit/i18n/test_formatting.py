@@ -5,15 +5,17 @@ import threading
 from datetime import date
 
 import pytest
-from jinja2 import DictLoader, Environment
+from jinja2 import DictLoader, Environment, FileSystemLoader
 from markupsafe import Markup
 
+from app.config import ROOT
 from app.errors import InvalidInput, NotFound
 from app.i18n import templating
 from app.i18n.translation import (
     Msg,
     format_date,
     format_decimal,
+    format_figure,
     format_percent,
     gettext,
     language_name,
@@ -21,6 +23,7 @@ from app.i18n.translation import (
     use_locale,
 )
 from app.responses.logic import AnswerRejected
+from app.scoring.logic import ScoringRules
 
 
 @pytest.mark.parametrize(
@@ -30,6 +33,22 @@ from app.responses.logic import AnswerRejected
         ("es", "1.234,5", "72\xa0%", "29 nov 2026"),
         ("pt", "1.234,5", "72%", "29 de nov. de 2026"),
         ("th", "1,234.5", "72%", "29 พ.ย. 2026"),
+        # Translated by the language, written by the full locale (the browser's region).
+        ("es-MX", "1,234.5", "72%", "29 nov 2026"),
+        ("es-AR", "1.234,5", "72%", "29 nov 2026"),
+        ("es-CO", "1.234,5", "72%", "29/11/2026"),
+        ("pt-BR", "1.234,5", "72%", "29 de nov. de 2026"),
+        ("th-TH", "1,234.5", "72%", "29 พ.ย. 2026"),
+        ("fr", "1\u202f234,5", "72\u00a0%", "29 nov. 2026"),
+        ("fr-SN", "1\u202f234,5", "72\u00a0%", "29 nov. 2026"),
+        # Egypt and Jordan write Arabic-Indic digits, Morocco and Tunisia Latin ones.
+        (
+            "ar-EG",
+            "\u0661\u066c\u0662\u0663\u0664\u066b\u0665",
+            "\u0667\u0662%",
+            "\u0662\u0669\u200f/\u0661\u0661\u200f/\u0662\u0660\u0662\u0666",
+        ),
+        ("ar-MA", "1.234,5", "72%", "29\u200f/11\u200f/2026"),
     ],
 )
 def test_formatting_follows_the_locale(locale: str, number: str, percent: str, day: str) -> None:
@@ -38,6 +57,39 @@ def test_formatting_follows_the_locale(locale: str, number: str, percent: str, d
         assert format_percent(0.72) == percent
         assert format_date(date(2026, 11, 29)) == day
         assert format_decimal(None) == "\u2013"
+
+
+@pytest.mark.parametrize(
+    ("locale", "figure", "score", "nearly_green", "typed_back"),
+    [
+        ("en", "12.5", "56", "69.8", "1234.5"),
+        ("es", "12,5", "56", "69,8", "1234,5"),
+        ("pt", "12,5", "56", "69,8", "1234,5"),
+        ("th", "12.5", "56", "69.8", "1234.5"),
+        ("es_MX", "12.5", "56", "69.8", "1234.5"),
+    ],
+)
+def test_figures_scores_and_inputs_follow_the_locale(
+    locale: str, figure: str, score: str, nearly_green: str, typed_back: str
+) -> None:
+    rules = ScoringRules()
+    with use_locale(locale):
+        assert format_figure(12.5) == figure and format_figure(float("nan")) == "\u2013"
+        assert templating.format_score(56.453812210648145, rules) == score
+        # 69.8 is amber (green starts at 70): never shown as "70".
+        assert templating.format_score(69.8, rules) == nearly_green
+        assert templating.input_number(1234.5) == typed_back and templating.input_number(None) == ""
+
+
+def test_a_score_macro_never_contradicts_its_colour() -> None:
+    env = Environment(loader=FileSystemLoader(ROOT / "templates"), autoescape=True)
+    templating.install(env)
+    page = '{% from "dashboard/_macros.html" import score %}{{ score(value, status, rules) }}'
+    with use_locale("es"):
+        amber = env.from_string(page).render(value=69.8, status="amber", rules=ScoringRules())
+        green = env.from_string(page).render(value=70.2, status="green", rules=ScoringRules())
+    assert '<span class="rag rag-amber">69,8</span>' in amber
+    assert '<span class="rag rag-green">70</span>' in green
 
 
 def test_messages_keep_english_and_translate_when_shown() -> None:

@@ -55,7 +55,7 @@ BROKEN_CASES = [
         "target_against_direction.yaml",
         16,
         f"{KPI}.target",
-        "target 60 is above baseline 40 but direction is 'decrease'",
+        "The target (60) is above the baseline (40), but lower is better for this indicator",
     ),
     ("thresholds_reversed.yaml", 6, "thresholds.amber", "amber (70) must not be above green (40)"),
     ("rating_label_outside_scale.yaml", 7, "rating_scale.labels", "outside the scale 1..5: 7"),
@@ -171,16 +171,16 @@ def test_byte_order_mark_and_bytes_input_are_accepted() -> None:
 
 def test_numeric_version_is_read_as_text_but_a_boolean_is_not() -> None:
     text = THAI.read_text(encoding="utf-8")
-    assert parse_template(text.replace('version: "1.1"', "version: 1"), source_name="x").version == "1"
-    assert parse_template(text.replace('version: "1.1"', "version: 2.5"), source_name="x").version == "2.5"
-    [problem] = _problems(text.replace('version: "1.1"', "version: yes"))
+    assert parse_template(text.replace('version: "1.2"', "version: 1"), source_name="x").version == "1"
+    assert parse_template(text.replace('version: "1.2"', "version: 2.5"), source_name="x").version == "2.5"
+    [problem] = _problems(text.replace('version: "1.2"', "version: yes"))
     assert (problem.path, problem.message) == ("version", "expected text, got true (a yes/no value)")
 
 
 def test_content_hash_ignores_comments_layout_quoting_and_spelled_out_defaults() -> None:
     text = THAI.read_text(encoding="utf-8")
     original = content_hash(parse_template(text, source_name="x"))
-    edited = "# a new first comment\n\n" + text.replace('version: "1.1"', "version: '1.1'   # same version").replace(
+    edited = "# a new first comment\n\n" + text.replace('version: "1.2"', "version: '1.2'   # same version").replace(
         "\n  - key: customer\n", "\n\n\n  - key: customer\n"
     ).replace("            unit: {en: loans, th: สินเชื่อ}\n", "            unit: {en: 'loans', th: \"สินเชื่อ\"}\n").replace(
         "      - key: cost-control\n", "      - key: cost-control\n        weight: 1.0\n"
@@ -195,7 +195,7 @@ def test_content_hash_ignores_comments_layout_quoting_and_spelled_out_defaults()
         ("en: Cost control\n", "en: Cost management\n"),
         ("    5: {en: Fully, th: มากที่สุด}", "    5: {en: Completely, th: มากที่สุด}"),
         ("  green: 70", "  green: 75"),
-        ('version: "1.1"', 'version: "2"'),
+        ('version: "1.2"', 'version: "2"'),
     ],
 )
 def test_content_hash_changes_with_any_content_change(old: str, new: str) -> None:
@@ -235,7 +235,7 @@ def test_validate_paths_collects_problems_from_files_and_directories(tmp_path: P
     problems, warnings = validate_paths([THAI, copy, BROKEN / "wrong_type.yaml", tmp_path / "empty"])
     assert warnings == []
     assert {(problem.file, problem.path): problem.message for problem in problems} == {
-        (str(copy), "key"): f"template 'thai-food-cluster' version '1.1' is also defined in {THAI}",
+        (str(copy), "key"): f"template 'thai-food-cluster' version '1.2' is also defined in {THAI}",
         (str(BROKEN / "wrong_type.yaml"), "perspectives[0].weight"): "expected a number, got the text 'heavy'",
         (str(tmp_path / "empty"), ""): "no .yaml or .yml files in this directory",
     }

@@ -95,10 +95,18 @@ def test_member_kpi_combinations_that_cannot_be_scored_are_refused(fields: dict[
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"baseline": 5, "target": 5}, "target equals baseline"),
-        ({"baseline": 5, "target": 3}, "target 3 is below baseline 5 but direction is 'increase'"),
-        ({"type": "percent", "target": 120}, "a percent KPI's target must lie between 0 and 100"),
-        ({"type": "count", "baseline": -1}, "a count KPI's baseline cannot be negative"),
+        ({"baseline": 5, "target": 5}, "The target equals the baseline (5)"),
+        ({"baseline": 5, "target": 3}, "The target (3) is below the baseline (5), but higher is better"),
+        ({"direction": "decrease", "baseline": 3, "target": 5}, "The target (5) is above the baseline (3)"),
+        ({"type": "percent", "target": 120}, "The target must lie between 0 and 100."),
+        ({"type": "count", "baseline": -1}, "The baseline must lie between 0 and 1,000,000,000,000,000."),
+        ({"type": "number", "target": 2e15}, "The target must lie between -1,000,000,000,000,000 and"),
+        ({"type": "number", "min": 10, "max": 20, "baseline": 5}, "The baseline must lie between 10 and 20."),
+        ({"type": "count", "min": -1}, "min -1 is outside what a count KPI allows (0..1e+15)"),
+        ({"type": "percent", "max": 150}, "max 150 is outside what a percent KPI allows (0..100)"),
+        ({"type": "number", "min": 5, "max": 5}, "max (5) must be greater than min (5)"),
+        ({"type": "yes_no", "min": 0}, "min and max apply to count, number and percent KPIs only"),
+        ({"asked_of": "firms"}, "'asked_of' is only allowed on member-level KPIs"),
         ({"weight": 0}, "greater than 0"),
         ({"weight": True}, "valid number"),
         ({"baseline": "5"}, "valid number"),
@@ -108,6 +116,33 @@ def test_kpi_numbers_must_make_scoring_possible(fields: dict[str, Any], message:
     with pytest.raises(ValidationError) as caught:
         KpiSpec.model_validate({"key": "k", "title": "K", **fields})
     assert any(message in text for text in _error_messages(caught))
+
+
+@pytest.mark.parametrize(
+    ("goal", "message"),
+    [
+        ({"baseline": 0.1, "target": 0.6}, "a percentage (0 to 100), not a fraction: type 10 for 0.1."),
+        ({"target": 0.6}, "type 60 for 0.6."),
+        ({"baseline": 0, "target": 1}, "type 100 for 1."),
+        ({"baseline": 10, "target": 160}, "The target must lie between 0 and 100."),
+    ],
+)
+def test_a_share_of_yes_answers_is_a_percentage_not_a_fraction(goal: dict[str, float], message: str) -> None:
+    fields = {"key": "k", "title": "K", "level": "member", "question": "?", "type": "yes_no", "aggregate": "share_yes"}
+    with pytest.raises(ValidationError) as caught:
+        KpiSpec.model_validate({**fields, **goal})
+    assert any(message in text for text in _error_messages(caught))
+    assert KpiSpec.model_validate({**fields, "baseline": 10, "target": 60}).target == 60
+
+
+def test_a_narrowed_range_and_who_is_asked() -> None:
+    kpi = KpiSpec(key="k", title="K", type="number", min=-50, max=500, baseline=-20, target=40)
+    assert (kpi.min, kpi.max) == (-50, 500)
+    asked = KpiSpec(key="k", title="K", level="member", question="?", type="yes_no", asked_of="firms")
+    assert asked.asked_of == "firms"
+    # A sum of answers may pass the largest single answer: its goals are bounded by the sum's range.
+    summed = KpiSpec(key="k", title="K", level="member", question="?", type="count", max=10, target=300)
+    assert summed.target == 300
 
 
 def test_cluster_count_per_member_and_decreasing_targets_are_fine() -> None:

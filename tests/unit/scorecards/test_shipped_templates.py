@@ -69,7 +69,7 @@ SCOTTISH_CSFS = {
     "Economic / Financial": [
         "Levels of overall investment",
         "Company performance",
-        "Market performance \u2013 global, UK",  # the paper's en dash
+        "Market performance \u2013 global, national",  # the paper: "global, UK"; any country uses it
         "Employment levels / no. companies",
     ],
     "Knowledge": ["R&D and innovation", "International awareness/recognition", "Integration of academia & business"],
@@ -112,7 +112,7 @@ def test_shipped_templates_validate_without_problems_or_warnings() -> None:
 def test_shipped_template_identity_and_citation(path: Path) -> None:
     spec, digest = load_template_file(path)
     assert spec.key == path.stem
-    assert spec.version == "1.1"
+    assert spec.version == ("1.2" if spec.key == "thai-food-cluster" else "1.3")  # 1.3: fr, ar, neutral currency
     assert spec.source
     header = path.read_text(encoding="utf-8").splitlines()[:8]
     assert any("Source:" in line for line in header), "the file's header comment cites its source"
@@ -124,6 +124,18 @@ def test_shipped_template_survives_a_json_round_trip(path: Path) -> None:
     """The database stores model_dump(mode="json") and validates it again on every read."""
     spec, _ = load_template_file(path)
     assert TemplateSpec.model_validate(spec.model_dump(mode="json")) == spec
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.stem)
+def test_questions_about_your_company_are_asked_of_firms_only(path: Path) -> None:
+    """Associations and institutes answered "Has your company ...?" and their yes was counted per firm."""
+    spec, _ = load_template_file(path)
+    for kpi in spec.member_kpis():
+        question = str(kpi.question if isinstance(kpi.question, str) else (kpi.question or {}).get("en"))
+        if "your company" in question or kpi.per_member:
+            assert kpi.asked_of == "firms", kpi.key
+    # Perceptions of the cluster are everyone's.
+    assert all(kpi.asked_of is None for kpi in spec.member_kpis() if kpi.type == "rating")
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.stem)
@@ -191,7 +203,7 @@ def test_thai_kpis_are_collected_where_the_knowledge_is() -> None:
 
 def test_scottish_template_has_figure_6_and_one_to_three_illustrative_kpis_per_csf() -> None:
     spec = _load("scottish-enterprise-cluster.yaml")
-    assert spec.languages == ["en", "es"]
+    assert spec.languages == ["en", "es", "fr", "ar"]
     found = {_en(spec, p.title): [_en(spec, csf.title) for csf in p.csfs] for p in spec.perspectives}
     assert found == SCOTTISH_CSFS
     for _, csf in spec.iter_csfs():
@@ -201,7 +213,7 @@ def test_scottish_template_has_figure_6_and_one_to_three_illustrative_kpis_per_c
 
 def test_dti_template_has_three_drivers_leading_to_outcomes() -> None:
     spec = _load("dti-cluster-monitoring.yaml")
-    assert spec.languages == ["en", "es", "pt"]  # pt: the demo's Brazilian footwear cluster uses it
+    assert spec.languages == ["en", "es", "pt", "fr", "ar"]  # pt: the demo's Brazilian footwear cluster uses it
     assert [_en(spec, p.title) for p in spec.perspectives] == [
         "Innovation and R&D",
         "Human resources",

@@ -12,7 +12,7 @@ from app.scoring.logic import (
     ScoringRules,
     achievement,
     aggregate,
-    percentile_rank,
+    displayed,
     perception,
     quartiles,
     score_round,
@@ -50,6 +50,19 @@ def test_aggregate_of_no_answers_is_no_data_not_zero(method: str) -> None:
 def test_aggregate_ignores_non_finite_answers() -> None:
     assert aggregate("mean", [2.0, math.nan, 4.0, -math.inf]) == 3.0
     assert aggregate("share_yes", [1.0, math.nan]) == 100.0
+
+
+def test_aggregates_of_huge_answers_never_fail() -> None:
+    # Two answers of 1e308 to a summed count made fsum overflow, and every page showing the round failed.
+    assert aggregate("sum", [1e308, 1e308]) is None  # beyond the largest float: not a value
+    assert aggregate("sum", [1e308, -1e308, 5.0]) == 5.0
+    assert aggregate("mean", [1e308, 1e308]) == 1e308
+    assert aggregate("median", [1.5e308, 1.7e308]) == 1.6e308
+    assert aggregate("median", [1.0, 2.0, 4.0, 8.0]) == 3.0
+
+
+def test_quartiles_of_huge_values_stay_finite() -> None:
+    assert quartiles([1e308, 1.2e308, 1.4e308]) == (1.1e308, 1.2e308, 1.3e308)
 
 
 def test_aggregate_rejects_unknown_method() -> None:
@@ -186,6 +199,25 @@ def test_ratings_outside_the_scale_are_rejected(bad: object) -> None:
 )
 def test_status_thresholds(score: float, expected: str) -> None:
     assert status(score, RULES) == expected
+
+
+@pytest.mark.parametrize(
+    ("score", "shown"),
+    [
+        (56.453812210648145, "56"),
+        (69.4, "69"),
+        (69.8, "69.8"),  # "70" would contradict its amber
+        (69.96, "69.9"),  # "70.0" too: rounded toward its own band
+        (70.0, "70"),
+        (39.5, "39.5"),
+        (40.4, "40"),
+        (100.0, "100"),
+    ],
+)
+def test_a_displayed_score_never_contradicts_its_status(score: float, shown: str) -> None:
+    value, places = displayed(score, green=70, amber=40)
+    assert str(value) == shown and places == (len(shown.partition(".")[2]))
+    assert status(float(value), ScoringRules()) == status(score, ScoringRules())
 
 
 def test_no_status_without_a_score() -> None:
@@ -384,23 +416,6 @@ def test_contested_csfs_most_divided_first() -> None:
 
 
 # --- benchmarks -------------------------------------------------------------------
-
-
-def test_percentile_rank_mid_rank() -> None:
-    peers = [10.0, 20.0, 30.0, 40.0]
-    assert percentile_rank(30.0, peers) == 62.5  # 2 below + half of 1 tie, of 4
-    assert percentile_rank(25.0, peers) == 50.0  # 2 below of 4
-    assert percentile_rank(5.0, peers) == 0.0
-    assert percentile_rank(50.0, peers) == 100.0
-    assert percentile_rank(5.0, [5.0, 5.0, 5.0]) == 50.0  # all tied sit in the middle
-    assert percentile_rank(20.0, [10.0, 20.0, math.nan]) == 75.0  # NaN peer ignored: (1 + 0.5) / 2
-
-
-def test_percentile_rank_needs_peers_and_a_value() -> None:
-    with pytest.raises(ValueError):
-        percentile_rank(1.0, [])
-    with pytest.raises(ValueError):
-        percentile_rank(math.nan, [1.0])
 
 
 def test_quartiles_inclusive() -> None:

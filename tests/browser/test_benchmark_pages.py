@@ -1,0 +1,80 @@
+"""The benchmark pages say how current their figures are, and a page address that names nothing is the 404 page:
+checked in Chromium on a phone and on a projector, with axe."""
+
+from playwright.sync_api import expect
+from sqlmodel import Session
+
+from app.benchmarks import refresher
+from tests import factories
+from tests.browser.conftest import Screen
+from tests.integration.benchmarks.world import H1_2025, H2_2025, rated_cluster
+from tests.support.live_server import LiveServer
+
+
+def test_benchmark_pages_show_how_current_they_are(server: LiveServer, screen: Screen) -> None:
+    page = screen.page
+    with Session(server.engine) as session:
+        programme = factories.programme(session)
+        clusters = [rated_cluster(session, programme, rating, name=f"Cluster {rating}") for rating in (2, 3, 4)]
+        agency = factories.user(session, grants=(("agency", programme),))
+        session.commit()
+        email, cluster_id = agency.email, clusters[0].id
+    refresher.refresh_stale(server.engine)
+
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{server.url}/benchmarks?template=thai-food-cluster")
+    expect(page.locator("p.freshness")).to_contain_text("Figures computed on")
+    screen.check("heatmap")
+
+    page.goto(f"{server.url}/benchmarks/clusters/{cluster_id}")
+    expect(page.locator("p.freshness")).to_contain_text("Figures computed on")
+    screen.check("profile")
+
+    missing = page.goto(f"{server.url}/clusters/0/setup")
+    assert missing is not None and missing.status == 404
+    expect(page.get_by_text("No such page.")).to_be_visible()
+    screen.check("not-found")
+
+
+def test_chart_pages_read_on_a_phone_and_a_projector(server: LiveServer, screen: Screen) -> None:
+    """The trend with its band, the position chart, the heat map sorted by a column (htmx swaps the table) and the
+    distribution with a cluster marked: axe-clean, nothing fetched from another site, nothing wider than the page."""
+    page = screen.page
+    with Session(server.engine) as session:
+        programme = factories.programme(session)
+        clusters = [
+            rated_cluster(session, programme, rating, name=f"Cluster {rating}", periods=(H1_2025, H2_2025))
+            for rating in (1, 2, 3, 4, 5)
+        ]
+        agency = factories.user(session, grants=(("agency", programme),))
+        session.commit()
+        email, cluster_id = agency.email, clusters[2].id
+    refresher.refresh_stale(server.engine)
+
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    page.goto(f"{server.url}/benchmarks/clusters/{cluster_id}")
+    expect(page.locator("#trend-chart .band .iqr")).to_have_count(1)
+    expect(page.locator("#trend-chart .own-dots circle")).to_have_count(2)
+    expect(page.locator("#position-chart .own")).not_to_have_count(0)
+    screen.check("profile-charts")
+
+    page.goto(f"{server.url}/benchmarks?columns=perspective")
+    expect(page.locator(".heat-legend")).to_be_visible()
+    page.get_by_role("link", name="Overall", exact=True).click()  # htmx swaps the results; the address follows
+    expect(page.locator('th[aria-sort="descending"]')).to_have_count(1)
+    expect(page.locator("table.heat tbody tr").first).to_contain_text("Cluster 5")
+    assert "sort=overall" in page.url
+    screen.check("heatmap-sorted")
+
+    page.goto(f"{server.url}/benchmarks/distribution?measure=overall&cluster={cluster_id}")
+    expect(page.locator("#distribution-chart rect.marked")).to_have_count(1)
+    screen.check("distribution-marked")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the screen"

@@ -1,0 +1,41 @@
+"""The radar draws nothing for a value that is missing or suppressed: no dot at 0, no line to the centre."""
+
+import math
+import xml.etree.ElementTree as ET
+
+from app.dashboard.charts import radar_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+SOLID = {"width": 4, "dash": ""}
+
+
+def _shapes(svg: str) -> tuple[list[tuple[float, float]], list[tuple[float, float, float, float]]]:
+    root = ET.fromstring(svg)
+    dots = [(float(c.get("cx", 0)), float(c.get("cy", 0))) for c in root.iter(f"{SVG}circle")]
+    series_lines = [
+        tuple(float(line.get(k, 0)) for k in ("x1", "y1", "x2", "y2"))
+        for line in root.iter(f"{SVG}line")
+        if line.get("stroke-width") == "4"
+    ]
+    return dots, series_lines  # type: ignore[return-value]
+
+
+def test_missing_values_are_not_drawn_and_present_ones_are_joined_only_to_present_neighbours() -> None:
+    svg = radar_svg(["A", "B", "C", "D"], [("2026", [50, None, 80, 100], SOLID)], width=560, height=460)
+    dots, lines = _shapes(svg)
+    legend = [line for line in lines if line[1] == line[3] and line[0] + 24 == line[2]]
+    assert len(dots) == 3  # A, C, D: nothing for B
+    assert len(lines) - len(legend) == 2  # C-D and D-A; A-B and B-C would go to a missing value
+    centre = ET.fromstring(svg).find(f"{SVG}line")  # the first axis starts at the centre
+    assert centre is not None
+    cx, cy = float(centre.get("x1", 0)), float(centre.get("y1", 0))
+    assert all(math.dist(dot, (cx, cy)) > 10 for dot in dots)  # no dot in the middle
+
+
+def test_a_lone_value_still_shows_as_a_dot_and_an_empty_series_draws_nothing() -> None:
+    svg = radar_svg(
+        ["A", "B", "C"], [("now", [None, 42, None], SOLID), ("peers", [None, None, None], SOLID)], width=560, height=460
+    )
+    dots, lines = _shapes(svg)
+    assert len(dots) == 1
+    assert all(line[1] == line[3] for line in lines)  # only the two legend keys
