@@ -137,7 +137,7 @@ def demo_programme(session: Session) -> int:
 def test_every_page_speaks_the_readers_language(client: TestClient, session: Session, demo_programme: int) -> None:
     admin = factories.user(session, is_admin=True)
     programme = cluster_service.get_programme(session, demo_programme)
-    member_link = demo.member_links(session, programme, base_url="", per_cluster=1)[0][2]
+    member_link = demo.member_links(session, programme, base_url="", per_cluster=1)[0].url
     session.commit()
     csrf = client.get("/api/v1/me").json()["csrf_token"]
     login = {"email": admin.email, "password": factories.PASSWORD, "csrf_token": csrf}
