@@ -9,7 +9,7 @@ PORT ?= 8000
 PUBLIC_URL ?= http://$(HOST):$(PORT)
 export PUBLIC_URL
 
-.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load bench-cost test-durability test-fuzz test-odk backup bench-dashboard \
+.PHONY: install assets run test lint typecheck check migrate demo clean bench-page bench-scale bench-load bench-cost bench-openrosa test-durability test-fuzz test-odk backup bench-dashboard \
 	messages compile extract fonts
 
 # Interface translations (Babel): en is the source language; these have catalogues.
@@ -102,6 +102,12 @@ bench-load: install
 AGAINST ?=
 bench-cost: install
 	$(BIN)/python -m bench.request_cost $(DB) $(if $(AGAINST),--against $(AGAINST))
+
+# ODK Collect-like OpenRosa submissions: 10 staff devices, 500 new members per round, two rounds, repeats.
+CLIENTS ?= 10
+PER_ROUND ?= 500
+bench-openrosa: install
+	$(BIN)/python -m bench.openrosa --clients $(CLIENTS) --per-round $(PER_ROUND) $(DB)
 
 test-durability: install
 	$(BIN)/pytest -p no:cacheprovider tests/durability
