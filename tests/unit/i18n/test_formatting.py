@@ -178,3 +178,12 @@ def test_lang_label_marks_text_in_another_language() -> None:
         same = templating.lang_label("Nuevos productos", "es")
         assert same == '<span lang="es">Nuevos productos</span>'
         assert templating.lang_label("<script>", None) == "&lt;script&gt;"
+
+
+@pytest.mark.parametrize(
+    ("n", "ending"), [(1, "تجمع واحد"), (2, "تجمعين"), (5, "تجمعات"), (11, "تجمعًا"), (100, "تجمع")]
+)
+def test_arabic_plural_forms_follow_the_count(n: int, ending: str) -> None:
+    # Babel's generated Arabic rule swaps "many" (11-99) and "other" (100-102): the catalogue states gettext's.
+    median = Msg("median of %(num)s cluster", "median of %(num)s clusters", n)
+    assert median.localized("ar").endswith(ending)
