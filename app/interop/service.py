@@ -16,7 +16,16 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.i18n.numbers import MACHINE
 from app.i18n.translation import Msg, _l
 from app.interop.imports import ImportReport, ImportRow, parse_rows, read_table
-from app.interop.logic import END_FIELD, FieldMap, Member, Respondent, XlsForm, build_xlsform, text_problems
+from app.interop.logic import (
+    END_FIELD,
+    FieldMap,
+    Member,
+    Respondent,
+    XlsForm,
+    build_xlsform,
+    member_questions,
+    text_problems,
+)
 from app.interop.models import OdkSubmission
 from app.interop.openrosa import (
     FormEntry,
@@ -160,18 +169,16 @@ def received(session: Session, response: Response | None, instance_id: str) -> O
     return session.exec(statement).first()
 
 
-def _check_version(form: XlsForm, parsed: Submission) -> None:
+def _check_version(session: Session, device: Device, round_: Round, fields: FieldMap, parsed: Submission) -> None:
     """An instance of an earlier version of the form is taken only when each of its answers still names
     the same question (ODK Central instead keeps every published version; ClusterScore builds the form
-    from the scorecard and keeps none). Otherwise nothing is guessed: the member fills in the new form."""
-    if parsed.version == form.settings["version"]:
-        return
+    from the scorecard and keeps none). Otherwise nothing is guessed: the member fills in the new form.
+    An instance whose every answer names its question unambiguously is taken whatever its version, so the
+    whole form (its labels in every language, every member of an enumerator form) is built only otherwise."""
     stale = sorted(
-        name
-        for name, value in parsed.values.items()
-        if value and name != END_FIELD and not form.fields.is_unambiguous(name)
+        name for name, value in parsed.values.items() if value and name != END_FIELD and not fields.is_unambiguous(name)
     )
-    if stale:
+    if stale and parsed.version != xlsform(session, device.cluster, round_, member=device.member).settings["version"]:
         raise NotFound(
             "This form has changed since it was downloaded (%(fields)s are no longer asked as they were). "
             "Get the new form and fill it in again.",
@@ -201,9 +208,11 @@ def receive_submission(session: Session, device: Device, xml: bytes) -> str:
         change = odk_change(response, parsed.instance_id, finished, digest)
         if responses.find_change(session, change, response_id=response.id) is not None:
             return "This submission was already received."
-    form = xlsform(session, device.cluster, round_, member=device.member)
-    _check_version(form, parsed)
-    draft = draft_from_values(form.fields, parsed.values, include_blank=parsed.deprecated_id is not None)
+    # The form's fields as build_xlsform names them, from the scorecard (cached per version of it).
+    respondent = _member(device.member) if device.member is not None else None
+    fields = member_questions(clusters.scorecard(session, device.cluster), respondent)
+    _check_version(session, device, round_, fields, parsed)
+    draft = draft_from_values(fields, parsed.values, include_blank=parsed.deprecated_id is not None)
     if parsed.deprecated_id is not None:
         draft = _as_edit(session, response, parsed.deprecated_id, draft)
     try:
@@ -218,7 +227,7 @@ def receive_submission(session: Session, device: Device, xml: bytes) -> str:
         )
     except InvalidInput as exc:
         # Name each refused answer by its form field, as the device knows it.
-        exc.details = [{**d, "field": form.fields.by_key[located(draft, d["field"])]} for d in exc.details or []]
+        exc.details = [{**d, "field": fields.by_key[located(draft, d["field"])]} for d in exc.details or []]
         raise
     session.add(
         OdkSubmission(
