@@ -111,7 +111,8 @@ def radar_svg(
     parts.append(f'<rect width="{width}" height="{height}" fill="white"/>')
     if title:
         parts.append(f'<text x="{cx:.1f}" y="22" text-anchor="middle" font-size="16" {font}>{escape(title)}</text>')
-    for level in (20, 40, 60, 80, 100):
+    # Without axes (nothing scored yet) the chart is its frame and legend only.
+    for level in (20, 40, 60, 80, 100) if n else ():
         ring = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(n)))
         parts.append(f'<polygon points="{ring}" fill="none" stroke="#c9d1d9" stroke-dasharray="4,3"/>')
         x, y = point(0, level)

@@ -39,3 +39,10 @@ def test_a_lone_value_still_shows_as_a_dot_and_an_empty_series_draws_nothing() -
     dots, lines = _shapes(svg)
     assert len(dots) == 1
     assert all(line[1] == line[3] for line in lines)  # only the two legend keys
+
+
+def test_a_radar_without_axes_is_an_empty_frame() -> None:
+    svg = radar_svg([], [("now", [], SOLID)], width=560, height=460, title="Nothing scored yet")
+    dots, _lines = _shapes(svg)
+    assert dots == [] and ET.fromstring(svg).find(f"{SVG}polygon") is None
+    assert "Nothing scored yet" in svg
