@@ -158,10 +158,10 @@ def update_cluster(
 # --- participants --------------------------------------------------------------------------------------
 
 
-def _participant_data(
-    organisation: str, person_name: str, email: str, organisation_type: str, language: str
-) -> ParticipantCreate:
+def _participant_data(typed: dict[str, str]) -> ParticipantCreate:
     """The row a facilitator typed, each problem next to its field in the reader's language."""
+    organisation, person_name, email = typed["organisation"], typed["person_name"], typed["email"]
+    organisation_type, language = typed["organisation_type"], typed["language"]
     if not organisation.strip():
         raise refused("organisation", _l("Please fill this in."))
     if email.strip() and not roster.looks_like_email(email.strip()):
@@ -224,9 +224,7 @@ def add_participant(
         "language": language,
     }
     try:
-        added = service.add_participant(
-            session, cluster, _participant_data(organisation, person_name, email, organisation_type, language)
-        )
+        added = service.add_participant(session, cluster, _participant_data(typed))
     except AppError as exc:
         context = _participants_context(session, cluster, typed=typed, errors=errors_by_field(exc, "organisation"))
         return render(request, "setup/participants.html", context, status_code=422)
@@ -255,7 +253,7 @@ def update_participant(
         "language": language,
     }
     try:
-        data = _participant_data(organisation, person_name, email, organisation_type, language)
+        data = _participant_data(typed)
         service.update_participant(session, participant, data, actor=principal.actor)
     except AppError as exc:
         context = _participants_context(
