@@ -6,13 +6,11 @@ that the table does not cover, so a new route cannot ship without an authorisati
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -24,6 +22,7 @@ from app.proposals import service as proposal_service
 from app.proposals.schemas import ProposalCreate
 from app.responses import service as response_service
 from tests import factories
+from tests.support import database
 
 ROLES = ("anonymous", "admin", "agency", "facilitator", "observer", "member", "outsider", "other_member")
 STAFF = {"admin", "agency", "facilitator", "observer", "outsider"}
@@ -386,31 +385,12 @@ def test_observers_read_aggregates_only_on_every_page(world: World) -> None:
     assert "of 2 participants submitted" in page  # the aggregate is there
 
 
-def _database_contents(engine: Engine) -> dict[str, Any]:
-    """Every row of every table (alembic_version included), and on PostgreSQL where every sequence stands."""
-    contents: dict[str, Any] = {}
-    with engine.connect() as conn:
-        for table in sorted(inspect(conn).get_table_names()):
-            rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
-            contents[table] = sorted(repr(tuple(row)) for row in rows)
-        if engine.dialect.name == "postgresql":
-            contents["sequences"] = conn.execute(text("SELECT sequencename, last_value FROM pg_sequences")).all()
-    return contents
-
-
-def _sqlite_file(engine: Engine) -> bytes:
-    """The database file with everything in its write-ahead log moved into it, which then stays empty."""
-    with engine.connect() as conn:
-        busy, log_frames, _moved = conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
-        assert busy == 0 and log_frames == 0
-    return Path(engine.url.database or "").read_bytes()
-
-
 def test_no_get_or_head_request_of_any_role_changes_the_database(world: World, engine: Engine) -> None:
     """GET and HEAD never write: every GET route of the matrix, as every role, leaves every row (and on SQLite
-    the file itself) as it was, benchmark pages included (their roll-ups are refreshed in the background)."""
-    before = _database_contents(engine)
-    file_before = _sqlite_file(engine) if engine.dialect.name == "sqlite" else b""
+    the file itself) as it was, benchmark pages included (their roll-ups are refreshed in the background).
+    This world shows no peer group; the one record showing one keeps is tested in
+    tests/integration/benchmarks/test_release_record.py."""
+    before, file_before = database.contents(engine), database.sqlite_file(engine)
     asked = 0
     for method, path in sorted(MATRIX):
         if method != "GET":
@@ -421,6 +401,5 @@ def test_no_get_or_head_request_of_any_role_changes_the_database(world: World, e
                 assert response.status_code < 500, (verb, path, role, response.text)
                 asked += 1
     assert asked > 400
-    assert _database_contents(engine) == before
-    if engine.dialect.name == "sqlite":
-        assert _sqlite_file(engine) == file_before
+    assert database.contents(engine) == before
+    assert database.sqlite_file(engine) == file_before
