@@ -69,18 +69,21 @@ def create_cluster(session: Session, programme: Programme, data: ClusterCreate) 
     session.flush()
     assert cluster.id is not None
     for _perspective, csf, kpi in scorecard_service.spec_of(version).iter_kpis():
-        session.add(
-            ClusterKpi(
-                cluster_id=cluster.id,
-                key=kpi.key,
-                csf_key=csf.key,
-                baseline=kpi.baseline,
-                target=kpi.target,
-                weight=kpi.weight,
-            )
-        )
+        session.add(template_kpi_row(cluster.id, csf.key, kpi))
     session.flush()
     return cluster
+
+
+def template_kpi_row(cluster_id: int, csf_key: str, kpi: KpiSpec) -> ClusterKpi:
+    """A template KPI's row for a cluster, starting from the template's baseline, target and weight."""
+    return ClusterKpi(
+        cluster_id=cluster_id,
+        key=kpi.key,
+        csf_key=csf_key,
+        baseline=kpi.baseline,
+        target=kpi.target,
+        weight=kpi.weight,
+    )
 
 
 def list_clusters(session: Session, *, programme_id: int | None = None) -> list[Cluster]:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.clusters import service as cluster_service
-from app.clusters.models import Cluster, ClusterKpi, Participant
+from app.clusters.models import Cluster, Participant
 from app.clusters.schemas import Scorecard, ScorecardKpi
 from app.dashboard import logic
 from app.errors import Conflict, InvalidInput, NotFound
@@ -488,7 +488,11 @@ def upgrade_preview(session: Session, cluster: Cluster, version_id: int) -> Upgr
     current = scorecard_service.get_version(session, cluster.template_version_id)
     target = scorecard_service.get_version(session, version_id)
     if target.key != current.key or (target.id or 0) <= (current.id or 0):
-        raise Conflict(f"Version {target.version} of {target.key!r} is not a newer version of this cluster's template.")
+        raise Conflict(
+            "Version %(version)s of %(template)s is not a newer version of this cluster's template.",
+            version=target.version,
+            template=target.key,
+        )
     old, new = scorecard_service.spec_of(current), scorecard_service.spec_of(target)
     rows = cluster_service.kpi_rows(session, cluster)
     custom = {key: row.csf_key for key, row in rows.items() if row.is_custom}
@@ -512,16 +516,11 @@ def upgrade_template(session: Session, cluster: Cluster, version_id: int, *, act
     for _perspective, csf, kpi in scorecard_service.spec_of(preview.target).iter_kpis():
         row = rows.get(kpi.key)
         if row is None:
-            row = ClusterKpi(
-                cluster_id=cluster.id,
-                key=kpi.key,
-                csf_key=csf.key,
-                baseline=kpi.baseline,
-                target=kpi.target,
-                weight=kpi.weight,
-            )
+            row = cluster_service.template_kpi_row(cluster.id, csf.key, kpi)
         elif row.is_custom:
-            raise Conflict(f"The new version adds a KPI {kpi.key!r}, a key the cluster already uses for its own KPI.")
+            raise Conflict(
+                "The new version adds a KPI %(kpi)s, a key the cluster already uses for its own KPI.", kpi=kpi.key
+            )
         row.csf_key = csf.key
         session.add(row)
     audit.record(

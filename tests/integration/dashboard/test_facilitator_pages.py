@@ -202,6 +202,18 @@ def test_template_upgrade_preview_and_apply(facilitator: TestClient, setting: Se
     assert kept is not None and (kept.baseline, kept.target) == (30.0, 10.0)  # the cluster's own settings stay
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "template_upgraded")).first() is not None
 
+    # Back to the older version: refused with the versions named, in the reader's language; nothing changes.
+    back = facilitator.post(
+        f"/clusters/{setting.cluster.id}/upgrade/{current.id}",
+        data=csrf(facilitator),
+        headers={"Accept-Language": "es"},
+        follow_redirects=False,
+    )
+    assert back.status_code == 409
+    assert f"La versión {current.version} de {current.key} no es una versión más reciente" in back.text
+    fresh(session)
+    assert cluster_service.get_cluster(session, setting.cluster.id or 0).template_version_id == newer.id
+
 
 # --- proposals ------------------------------------------------------------------------------------
 
