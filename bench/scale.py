@@ -419,8 +419,8 @@ def run(args: argparse.Namespace, raw_url: str, url: str) -> None:
             values = generate_rollups(conn, spec, version.id, args)
         with Session(engine) as session:
             service.refresh(session, [])
-            behind, _ = service._behind(session, ids)  # the roll-ups are current: record their sources' stamps
-            session.execute(insert(BenchmarkSource), [{"cluster_id": c, "stamp": st} for c, st in behind.items()])
+            behind = service._behind(session, ids)  # the roll-ups are current: record the revisions they are of
+            session.execute(insert(BenchmarkSource), [{"cluster_id": c, "revision": r} for c, r in behind.items()])
             session.commit()
         print(f"generated {values:,} roll-up values in {time.perf_counter() - started:.1f} s (COPY)")
     print(f"{args.clusters} clusters x {args.rounds} rounds; peak RSS {peak_rss_mb():.0f} MB")

@@ -3,16 +3,18 @@
 Benchmarks compare hundreds of clusters; scoring each round from its raw answers on every page
 view would hold millions of answers in memory. Instead each round's core scores are computed
 once (by the scoring engine, so the numbers are exactly the cluster's own core scores) and kept
-here, one row per round and measure. A cluster's roll-up is recomputed when its source stamp
-changes (see app/benchmarks/service.py): the stamp is built from the audit trail, which every
-change that moves a score already writes to.
+here, one row per round and measure. A cluster's roll-up is recomputed when its data revision
+(`Cluster.data_revision`) moves past the one it was computed from (see app/benchmarks/service.py).
 """
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index, Text, UniqueConstraint, event, update
+from sqlmodel import Field, Session, SQLModel, col
 
+from app.audit.models import AuditEvent
+from app.clusters.models import Cluster, Participant
 from app.timeutil import timestamp
 
 
@@ -30,13 +32,28 @@ class BenchmarkValue(SQLModel, table=True):
 
 
 class BenchmarkSource(SQLModel, table=True):
-    """What a cluster's roll-up was computed from; a different stamp means it is stale."""
+    """The cluster's data revision its roll-up was computed from; an older one than the cluster's means stale."""
 
     __tablename__ = "benchmark_source"
 
     cluster_id: int = Field(foreign_key="cluster.id", primary_key=True)
-    stamp: str = Field(max_length=200)
+    revision: int
     refreshed_at: datetime = timestamp()
+
+
+# Here rather than in service.py because every process that writes data loads the models. Every change that moves
+# a score is audited (submissions, corrections, KPI values and settings, round status, deactivations, template
+# upgrades); participants count as well (the per_member denominators), and adding one is not audited.
+@event.listens_for(Session, "after_flush")
+def _raise_data_revisions(session: Session, _flush: Any) -> None:
+    """In SQL (revision + 1), so that two processes changing one cluster at once both count; in the flush, so
+    that no service function can change the data and forget it."""
+    changed = {row.cluster_id for row in session.new if isinstance(row, AuditEvent | Participant)}
+    changed |= {row.cluster_id for row in session.dirty if isinstance(row, Participant) and session.is_modified(row)}
+    changed.discard(None)
+    if changed:
+        raised = col(Cluster.data_revision) + 1
+        session.connection().execute(update(Cluster).where(col(Cluster.id).in_(changed)).values(data_revision=raised))
 
 
 class BenchmarkEntry(SQLModel, table=True):

@@ -1,7 +1,7 @@
 """Keeps the benchmark roll-ups current in the background, so that reading a benchmark never writes.
 
-Every `benchmark_refresh_seconds` each app process compares every cluster's source stamp with its roll-up's
-(two statements) and recomputes the clusters that moved, each in a transaction of its own, so that on SQLite
+Every `benchmark_refresh_seconds` each app process compares every cluster's data revision with its roll-up's
+(one statement) and recomputes the clusters that moved, each in a transaction of its own, so that on SQLite
 the write lock is held for one cluster at a time, between members' saves. Processes doing it side by side
 (several workers or hosts) at worst compute a cluster twice; the later insert loses and is dropped.
 """

@@ -4,9 +4,11 @@ Roll-ups (app/benchmarks/models.py) hold, per round, the core scores the scoring
 (`scoring.service.round_scores(core_only=True)`: template KPIs and CSF ratings, never the cluster's
 own KPIs) and the raw values of template KPIs, `per_member` counts divided by the cluster's member
 firms. A closed round's roll-up is frozen when it closes (`freeze_round`, with the cluster's benchmark
-attributes: its entry of the period). The others are recomputed, one round at a time, when the cluster's source
-stamp changes, by app/benchmarks/refresher.py in the background: reading a benchmark writes no roll-up, and says
-how current its figures are (`freshness`). No other domain has to call in here when its data changes.
+attributes: its entry of the period). The others are recomputed, one round at a time, when the cluster's data
+revision moves (`Cluster.data_revision`, raised at every flush that audits a change of the cluster or touches a
+participant, app/benchmarks/models.py), by app/benchmarks/refresher.py in the background: reading a benchmark
+writes no roll-up, and says how current its figures are (`freshness`, one statement comparing revisions). No
+other domain has to call in here when its data changes.
 
 Reading: the heat map reads one value per cluster and CSF; a peer comparison on PostgreSQL has the
 database rank the roll-ups, and only which clusters lack a value and the values the quartiles rest on
@@ -18,7 +20,6 @@ import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import yaml
@@ -27,7 +28,6 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, col, false, or_, select
 
-from app.audit.models import AuditEvent
 from app.auth import policy
 from app.auth.principal import Principal
 from app.benchmarks import history, logic
@@ -53,7 +53,7 @@ from app.benchmarks.schemas import (
     TrendPoint,
 )
 from app.clusters import service as cluster_service
-from app.clusters.models import Cluster, ClusterKpi, Participant
+from app.clusters.models import Cluster, ClusterKpi
 from app.errors import InvalidInput, NotFound
 from app.i18n.translation import _l, _nl
 from app.rounds.models import KpiValue, Round
@@ -77,49 +77,6 @@ def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
 
 
 # --- roll-ups ---------------------------------------------------------------------------
-
-
-def _stamps(session: Session, cluster_ids: Sequence[int]) -> dict[int, str]:
-    """What each cluster's core scores depend on, in one statement: the newest audit event of the
-    cluster (submissions, corrections, KPI values and settings, round status, deactivations are all
-    audited), its active participants and member firms (the per_member denominators; adding a
-    participant is not audited) and its template version."""
-    if not cluster_ids:
-        return {}
-    # Grouped once and joined, rather than three subqueries per cluster: the heat map asks for every cluster.
-    events = (
-        sa_select(col(AuditEvent.cluster_id), func.max(AuditEvent.id).label("last"))
-        .where(_among(session, col(AuditEvent.cluster_id), cluster_ids))
-        .group_by(col(AuditEvent.cluster_id))
-        .subquery()
-    )
-    is_firm = case((col(Participant.organisation_type) == "firm", 1), else_=0)
-    people = (
-        sa_select(
-            col(Participant.cluster_id),
-            func.sum(is_firm).label("firms"),
-            func.count(col(Participant.id)).label("everyone"),
-        )
-        .where(_among(session, col(Participant.cluster_id), cluster_ids), col(Participant.active))
-        .group_by(col(Participant.cluster_id))
-        .subquery()
-    )
-    statement = (
-        sa_select(
-            col(Cluster.id),
-            col(Cluster.template_version_id),
-            events.c.last,
-            func.coalesce(people.c.firms, 0),
-            func.coalesce(people.c.everyone, 0),
-        )
-        .outerjoin(events, events.c.cluster_id == Cluster.id)
-        .outerjoin(people, people.c.cluster_id == Cluster.id)
-        .where(_among(session, col(Cluster.id), cluster_ids))
-    )
-    return {
-        cid or 0: f"{event or 0}:{n}:{m}:{version}"
-        for cid, version, event, n, m in session.connection().execute(statement).all()
-    }
 
 
 def per_member_denominators(spec: TemplateSpec, *, firms: int, participants: int) -> dict[str, int]:
@@ -177,7 +134,7 @@ def _frozen_round_ids(session: Session, cluster_id: int) -> set[int]:
     return set(session.connection().execute(statement).scalars())
 
 
-def refresh_cluster(session: Session, cluster: Cluster, stamp: str) -> None:
+def refresh_cluster(session: Session, cluster: Cluster, revision: int) -> None:
     """Recompute the roll-up of a cluster's rounds that are not frozen, round by round (only one round's answers
     in memory at a time). A closed round without its entry (closed before entries existed) is frozen now."""
     assert cluster.id is not None
@@ -198,8 +155,8 @@ def refresh_cluster(session: Session, cluster: Cluster, stamp: str) -> None:
             freeze_round(session, round_, cluster)
     source = session.get(BenchmarkSource, cluster.id)
     if source is None:
-        source = BenchmarkSource(cluster_id=cluster.id, stamp=stamp)
-    source.stamp, source.refreshed_at = stamp, utcnow()
+        source = BenchmarkSource(cluster_id=cluster.id, revision=revision)
+    source.revision, source.refreshed_at = revision, utcnow()
     session.add(source)
     session.flush()
 
@@ -236,27 +193,34 @@ def thaw_round(session: Session, round_: Round) -> None:
         session.flush()
 
 
-def _behind(session: Session, cluster_ids: Sequence[int]) -> tuple[dict[int, str], list[datetime]]:
-    """The clusters among these whose roll-up is older than their data (with their current stamp), and when
-    their roll-ups were computed."""
-    current = _stamps(session, cluster_ids)
-    statement = sa_select(
-        col(BenchmarkSource.cluster_id), col(BenchmarkSource.stamp), col(BenchmarkSource.refreshed_at)
-    ).where(_among(session, col(BenchmarkSource.cluster_id), list(current)))
-    sources = session.connection().execute(statement).all()
-    stored = {cid: stamp for cid, stamp, _at in sources}
-    return {cid: stamp for cid, stamp in current.items() if stored.get(cid) != stamp}, [at for _c, _s, at in sources]
+def _is_behind() -> Any:
+    """A cluster's roll-up is behind when it was never computed or computed from an older data revision."""
+    return or_(col(BenchmarkSource.revision).is_(None), col(BenchmarkSource.revision) != col(Cluster.data_revision))
+
+
+def _behind(session: Session, cluster_ids: Sequence[int] | None) -> dict[int, int]:
+    """The clusters among these (every cluster when None) whose roll-up is behind, with their current revision."""
+    statement = (
+        sa_select(col(Cluster.id), col(Cluster.data_revision))
+        .outerjoin(BenchmarkSource, col(BenchmarkSource.cluster_id) == col(Cluster.id))
+        .where(_is_behind())
+    )
+    if cluster_ids is not None:
+        statement = statement.where(_among(session, col(Cluster.id), cluster_ids))
+    return {cid or 0: revision for cid, revision in session.connection().execute(statement).all()}
 
 
 def refresh(session: Session, cluster_ids: Sequence[int]) -> int:
     """Bring the roll-ups of these clusters up to date; returns how many were recomputed."""
-    behind, _sources = _behind(session, cluster_ids)
-    for cid, stamp in behind.items():
+    if not cluster_ids:
+        return 0
+    behind = _behind(session, cluster_ids)
+    for cid, revision in behind.items():
         # A savepoint per cluster: two processes refreshing the same cluster at once must not fail
         # each other; the loser's work is simply the winner's.
         try:
             with session.begin_nested():
-                refresh_cluster(session, cluster_service.get_cluster(session, cid), stamp)
+                refresh_cluster(session, cluster_service.get_cluster(session, cid), revision)
         except IntegrityError:
             continue
     return len(behind)
@@ -268,12 +232,22 @@ def all_cluster_ids(session: Session) -> list[int]:
 
 def stale_clusters(session: Session) -> list[int]:
     """Every cluster whose roll-up is older than its data."""
-    return list(_behind(session, all_cluster_ids(session))[0])
+    return list(_behind(session, None))
 
 
 def freshness(session: Session, cluster_ids: Sequence[int]) -> Freshness:
-    behind, updated = _behind(session, cluster_ids)
-    return Freshness(updated_at=max(updated) if updated else None, pending=len(behind))
+    """How current the figures of these clusters are: when their roll-ups were last computed, and how many are
+    behind their data (one statement, one row)."""
+    if not cluster_ids:
+        return Freshness(updated_at=None, pending=0)
+    statement = (
+        sa_select(func.max(col(BenchmarkSource.refreshed_at)), func.count().filter(_is_behind()))
+        .select_from(Cluster)
+        .outerjoin(BenchmarkSource, col(BenchmarkSource.cluster_id) == col(Cluster.id))
+        .where(_among(session, col(Cluster.id), cluster_ids))
+    )
+    updated_at, pending = session.connection().execute(statement).one()
+    return Freshness(updated_at=updated_at, pending=pending)
 
 
 # --- population, rounds and values ------------------------------------------------------
