@@ -7,10 +7,12 @@ here, one row per round and measure. A cluster's roll-up is recomputed when its 
 (`Cluster.data_revision`) moves past the one it was computed from (see app/benchmarks/service.py).
 """
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, Text, UniqueConstraint, event, update
+from sqlalchemy import Index, Text, UniqueConstraint, event, orm, update
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Field, Session, SQLModel, col
 
 from app.audit.models import AuditEvent
@@ -50,7 +52,20 @@ def _raise_data_revisions(session: Session, _flush: Any) -> None:
     that no service function can change the data and forget it."""
     changed = {row.cluster_id for row in session.new if isinstance(row, AuditEvent | Participant)}
     changed |= {row.cluster_id for row in session.dirty if isinstance(row, Participant) and session.is_modified(row)}
-    changed.discard(None)
+    _raise(session, changed)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _raise_data_revisions_of_bulk_events(state: ORMExecuteState) -> None:
+    """Audit events written in one statement (`session.execute(insert(AuditEvent), rows)`) skip the flush."""
+    if state.is_insert and state.bind_mapper is not None and state.bind_mapper.class_ is AuditEvent:
+        parameters = state.parameters or {}
+        rows = [parameters] if isinstance(parameters, Mapping) else parameters
+        _raise(state.session, {row.get("cluster_id") for row in rows})
+
+
+def _raise(session: orm.Session, cluster_ids: set[int | None]) -> None:
+    changed = cluster_ids - {None}
     if changed:
         raised = col(Cluster.data_revision) + 1
         session.connection().execute(update(Cluster).where(col(Cluster.id).in_(changed)).values(data_revision=raised))

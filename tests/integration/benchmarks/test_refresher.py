@@ -4,12 +4,17 @@ the benchmark pages say how current their figures are."""
 import time
 
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from app.benchmarks import refresher
+from app.audit.models import AuditEvent
+from app.benchmarks import refresher, service
+from app.clusters import service as cluster_service
+from app.clusters.models import Cluster
 from app.config import Settings
 from app.main import create_app
+from app.timeutil import utcnow
 from tests import factories
 from tests.integration.benchmarks.world import rated_cluster, score_of
 
@@ -66,3 +71,26 @@ def test_the_app_refreshes_in_the_background(settings: Settings, session: Sessio
             assert time.monotonic() < deadline, "the roll-up was never refreshed"
             time.sleep(0.1)
         assert body["rows"][0]["values"]["overall"] == score_of(3)
+
+
+def test_changes_that_move_scores_raise_the_clusters_data_revision(session: Session) -> None:
+    """What marks a roll-up behind: an audited change of the cluster (one at a time or written in one statement)
+    and a participant added or changed (adding one is not audited); anything else leaves the revision alone."""
+    cluster = factories.cluster(session, shares_benchmarks=True)
+    other = factories.cluster(session, shares_benchmarks=True)
+
+    def revisions() -> tuple[int, int]:
+        rows = dict(session.exec(select(Cluster.id, Cluster.data_revision)).all())
+        return rows[cluster.id], rows[other.id]
+
+    start, other_start = revisions()
+    member = factories.participant(session, cluster)
+    assert revisions() == (start + 1, other_start)
+    cluster_service.deactivate_participant(session, member, actor="test")
+    assert revisions() == (start + 2, other_start)
+    event = {"at": utcnow(), "actor": "test", "action": "kpi_value_set", "entity": "round", "entity_id": 1}
+    session.execute(insert(AuditEvent), [{**event, "cluster_id": cluster.id}, {**event, "cluster_id": None}])
+    assert revisions() == (start + 3, other_start)
+    session.exec(select(Cluster)).all()  # reading changes nothing
+    assert revisions() == (start + 3, other_start)
+    assert cluster.id in service.stale_clusters(session)
