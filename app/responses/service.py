@@ -5,8 +5,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -147,6 +148,26 @@ def save_draft(
     assert response.id is not None
     correcting = response.status == "submitted"
     now = utcnow()
+    # New rows go in with one statement per table, the corrections' audit events with one more; the flush
+    # updates the stored rows that changed.
+    new_answers: list[dict[str, Any]] = []
+    new_ratings: list[dict[str, Any]] = []
+    corrections: list[dict[str, Any]] = []
+
+    def audited(action: str, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        if correcting:
+            corrections.append(
+                audit.event(
+                    actor=actor,
+                    action=action,
+                    entity="response",
+                    entity_id=response.id,
+                    cluster_id=round_.cluster_id,
+                    before=before,
+                    after=after,
+                )
+            )
+
     # Only the rows this draft touches: an autosave sends one field, and the form has dozens.
     answers: dict[str, Answer] = {}
     if values:
@@ -154,45 +175,38 @@ def save_draft(
         answers = {a.kpi_key: a for a in found}
     for kpi_key, (num, text) in values.items():
         row = answers.get(kpi_key)
-        if row is not None and (row.value_num, row.value_text) == (num, text):
-            continue
-        if correcting:
-            audit.record(
-                session,
-                actor=actor,
-                action="answer_corrected",
-                entity="response",
-                entity_id=response.id,
-                cluster_id=round_.cluster_id,
-                before={"kpi_key": kpi_key, "value_num": row.value_num, "value_text": row.value_text} if row else None,
-                after={"kpi_key": kpi_key, "value_num": num, "value_text": text},
+        after = {"kpi_key": kpi_key, "value_num": num, "value_text": text}
+        if row is None:
+            audited("answer_corrected", None, after)
+            new_answers.append({**after, "response_id": response.id, "updated_at": now})
+        elif (row.value_num, row.value_text) != (num, text):
+            audited(
+                "answer_corrected",
+                {"kpi_key": kpi_key, "value_num": row.value_num, "value_text": row.value_text},
+                after,
             )
-        row = row or Answer(response_id=response.id, kpi_key=kpi_key)
-        row.value_num, row.value_text, row.updated_at = num, text, now
-        session.add(row)
+            row.value_num, row.value_text, row.updated_at = num, text, now
 
     ratings = stored if stored is not None else stored_ratings(session, response, [r.csf_key for r in draft.ratings])
     for rating in draft.ratings:
         existing = ratings.get(rating.csf_key)
-        if existing is not None and (existing.rating, existing.comment) == (rating.rating, rating.comment):
-            continue
-        if correcting:
-            audit.record(
-                session,
-                actor=actor,
-                action="rating_corrected",
-                entity="response",
-                entity_id=response.id,
-                cluster_id=round_.cluster_id,
-                before={"csf_key": rating.csf_key, "rating": existing.rating, "comment": existing.comment}
-                if existing
-                else None,
-                after={"csf_key": rating.csf_key, "rating": rating.rating, "comment": rating.comment},
+        after = {"csf_key": rating.csf_key, "rating": rating.rating, "comment": rating.comment}
+        if existing is None:
+            audited("rating_corrected", None, after)
+            new_ratings.append({**after, "response_id": response.id, "updated_at": now})
+        elif (existing.rating, existing.comment) != (rating.rating, rating.comment):
+            audited(
+                "rating_corrected",
+                {"csf_key": rating.csf_key, "rating": existing.rating, "comment": existing.comment},
+                after,
             )
-        row_r = existing or CsfRating(response_id=response.id, csf_key=rating.csf_key)
-        row_r.rating, row_r.comment, row_r.updated_at = rating.rating, rating.comment, now
-        session.add(row_r)
+            existing.rating, existing.comment, existing.updated_at = rating.rating, rating.comment, now
 
+    if new_answers:
+        session.execute(insert(Answer), new_answers)
+    if new_ratings:
+        session.execute(insert(CsfRating), new_ratings)
+    audit.record_all(session, corrections)
     response.updated_at = now
     session.add(response)
     session.flush()
@@ -403,27 +417,34 @@ def _record(
     assert response.id is not None
     client_id = change.client_id or f"server-{uuid.uuid4().hex}"
     register_change(session, response, change)
-    for name, value in fields.items():
-        session.add(
-            AnswerChange(
-                client_id=f"{client_id}:{name}",
-                response_id=response.id,
-                field=name,
-                value=value[:2000],
-                client_at=change.time,
-                applied=name in applied,
-            )
+    made_at, now = change.time, utcnow()
+    history = [
+        {
+            "client_id": f"{client_id}:{name}",
+            "response_id": response.id,
+            "field": name,
+            "value": value[:2000],
+            "client_at": made_at,
+            "applied": name in applied,
+            "received_at": now,
+        }
+        for name, value in fields.items()
+    ]
+    superseded = [
+        audit.event(
+            actor=actor,
+            action="answer_superseded",
+            entity="response",
+            entity_id=response.id,
+            cluster_id=cluster_id,
+            after={"field": name, "value": value[:2000], "client_at": made_at.isoformat()},
         )
-        if name not in applied:
-            audit.record(
-                session,
-                actor=actor,
-                action="answer_superseded",
-                entity="response",
-                entity_id=response.id,
-                cluster_id=cluster_id,
-                after={"field": name, "value": value[:2000], "client_at": change.time.isoformat()},
-            )
+        for name, value in fields.items()
+        if name not in applied
+    ]
+    if history:
+        session.execute(insert(AnswerChange), history)
+    audit.record_all(session, superseded)
     session.flush()
 
 
