@@ -254,6 +254,47 @@ def releasable(groups: Mapping[GroupKey, frozenset[int]], min_group: int) -> set
     return {key for key, members in candidates.items() if members not in unsafe}
 
 
+# The same decision from group sizes alone, so that the database can count them (a few rows per measure) instead
+# of sending every cluster. A peer is described, around each of the viewer's clusters, by a mask: one bit per
+# dimension on which it matches that cluster (DIMENSIONS order, bit 0 the programme).
+DIMENSION_BITS = {d: 1 << i for i, d in enumerate(DIMENSIONS)}
+
+Tally = Mapping[tuple[int, int, bool], int]  # (viewer's cluster, mask around it, in the group asked for) -> peers
+
+
+def dimension_mask(dimensions: Iterable[str]) -> int:
+    return sum(DIMENSION_BITS[d] for d in set(dimensions))
+
+
+def matching_mask(peer: Peer, around: Peer) -> int:
+    """The dimensions on which `peer` matches `around`, as bits (as group_members matches: never on no value)."""
+    mask = 0
+    for d, bit in DIMENSION_BITS.items():
+        wanted = around.attributes.get(d)
+        if wanted not in (None, "") and peer.attributes.get(d) == wanted:
+            mask |= bit
+    return mask
+
+
+def released_around(tally: Tally, viewed: int, min_group: int) -> bool:
+    """May the group asked for around the viewed cluster be shown? `tally`: for each of the viewer's clusters (the
+    viewed one among them), how many peers have each mask around it, split by whether they are in the group asked
+    for. Exactly `releasable` for that group: at least `min_group` peers, and no group of adequate size around
+    any of the viewer's clusters differs from it by 1 .. min_group - 1 peers. A group is every peer whose mask
+    holds its bits, so sizes are sums of counts, and |a ^ b| = |a| + |b| - 2 |a & b|."""
+    size = sum(n for (around, _mask, inside), n in tally.items() if around == viewed and inside)
+    if size < min_group:
+        return False
+    for around in {around for around, _mask, _inside in tally}:
+        masks = [(mask, inside, n) for (o, mask, inside), n in tally.items() if o == around]
+        for bits in range(1 << len(DIMENSIONS)):  # every combination of dimensions, as all_dimension_sets
+            other = sum(n for mask, _inside, n in masks if mask & bits == bits)
+            both = sum(n for mask, inside, n in masks if inside and mask & bits == bits)
+            if other >= min_group and 0 < size + other - 2 * both < min_group:
+                return False
+    return True
+
+
 # Which frozen entry a peer contributes to a group: (round id, revision). A round reopened and closed again
 # is a new revision, so a group after a revision differs from the group before it by that cluster.
 Contribution = tuple[int, int]

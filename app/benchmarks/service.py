@@ -1022,11 +1022,159 @@ def _named_comparison(
     return _Comparison(sorted(rounds.get(cluster.id, {}), reverse=True), lambda _period: own.peer.attributes, compare)
 
 
+# --- the differencing control's family of groups -----------------------------------------
+
+Group = dict[int, tuple[logic.Contribution, logic.Contribution | None]]  # peer -> its entries in period and since
+
+
+@dataclass
+class _Family:
+    """What the differencing control of one comparison reads (docs/disclosure.md, rule 3): for each measure asked,
+    the tally of peers with a value by their mask around each of the viewer's clusters (logic.released_around),
+    and for each slice the peers of the group asked for around the viewed cluster."""
+
+    tallies: dict[Ask, dict[tuple[int, int, bool], int]]
+    groups: dict[Slice, Group]
+
+
+def _python_family(
+    session: Session, ids: Sequence[int], own_id: int, owns: set[int], exclude: set[int], dims: int, asks: Sequence[Ask]
+) -> _Family:
+    """Portable (SQLite): every entry and value of the population comes into Python."""
+    entries = _entries_by_period(session, ids)
+    chosen = {sl: _pick(entries, sl) for sl in _slices(asks)}
+    masks: dict[Slice, dict[int, dict[int, int]]] = {}  # peer -> viewer's cluster -> mask
+    groups: dict[Slice, Group] = {}
+    for sl, in_slice in chosen.items():
+        around = {o: in_slice[o][0].peer for o in owns | {own_id} if o in in_slice}
+        peers = {cid: f.peer for cid, (f, _b) in in_slice.items() if cid not in exclude and own_id in around}
+        masks[sl] = {cid: {o: logic.matching_mask(p, a) for o, a in around.items()} for cid, p in peers.items()}
+        groups[sl] = {
+            cid: (f.contribution, b.contribution if b else None)
+            for cid, (f, b) in in_slice.items()
+            if cid in peers and masks[sl][cid][own_id] & dims == dims
+        }
+    rounds = {r.round_id for got in chosen.values() for pair in got.values() for r in pair if r is not None}
+    values = _values(session, rounds, sorted({key for _sl, key in asks}))
+    tallies: dict[Ask, dict[tuple[int, int, bool], int]] = {}
+    for sl, key in asks:
+        tally: dict[tuple[int, int, bool], int] = defaultdict(int)
+        for cid, around_masks in masks[sl].items():
+            f, b = chosen[sl][cid]
+            value = values.get(f.round_id, {}).get(key)
+            if b is not None:
+                value = logic.change(value, values.get(b.round_id, {}).get(key))
+            if value is not None:
+                for o, mask in around_masks.items():
+                    tally[(o, mask, cid in groups[sl])] += 1
+        tallies[(sl, key)] = tally
+    return _Family(tallies, groups)
+
+
+def _pg_mask(peer: str, around: str) -> str:
+    """SQL for logic.matching_mask: a bit per dimension on which `peer` matches `around` (never on no value)."""
+    p, o = peer, around
+    return f"""((({p}.programme_id = {o}.programme_id)::int)
+        | (coalesce({o}.sector <> '' AND {p}.sector = {o}.sector, false)::int << 1)
+        | (coalesce({o}.country <> '' AND {p}.country = {o}.country, false)::int << 2)
+        | (coalesce({o}.region <> '' AND {p}.region = {o}.region, false)::int << 3)
+        | (coalesce({o}.typology <> '' AND {p}.typology = {o}.typology, false)::int << 4)
+        | (coalesce({o}.stage <> '' AND {p}.stage = {o}.stage, false)::int << 5))"""
+
+
+# On PostgreSQL the entries stay in the database. `entry`: each sharing cluster's frozen entry per period (and the
+# viewed cluster's, shared or not); `in_slice`: those with an entry in the slice's period and, for a change, in
+# `since`; `mine`: the viewer's clusters among them; `peer`: the others in the slices the viewed cluster is in, and
+# whether they are in the group asked for.
+_PG_PEERS = f"""
+WITH entry AS (
+    SELECT DISTINCT ON (e.cluster_id, e.period) e.cluster_id, e.period, e.round_id, e.revision, e.programme_id,
+           e.sector, e.country, e.region, e.typology, e.stage
+    FROM benchmark_entry e JOIN cluster c ON c.id = e.cluster_id JOIN template_version t ON t.id = c.template_version_id
+    WHERE e.reopened_at IS NULL AND (c.id = :own OR (:sharing AND c.shares_benchmarks AND t.key = :template))
+    ORDER BY e.cluster_id, e.period, e.period_end DESC, e.round_id DESC
+), slice AS (
+    SELECT * FROM unnest(CAST(:s_slice AS int[]), CAST(:s_period AS text[]), CAST(:s_since AS text[]))
+        AS t(slice, period, since)
+), in_slice AS (
+    SELECT s.slice, e.*, b.round_id AS base_id, b.revision AS base_revision
+    FROM slice s JOIN entry e ON e.period = s.period
+    LEFT JOIN entry b ON b.cluster_id = e.cluster_id AND b.period = s.since
+    WHERE s.since IS NULL OR b.round_id IS NOT NULL
+), mine AS (
+    SELECT * FROM in_slice WHERE cluster_id = ANY(CAST(:owns AS int[]))
+), peer AS MATERIALIZED (
+    SELECT p.*, {_pg_mask("p", "v")} & :dims = :dims AS in_group
+    FROM in_slice p JOIN mine v ON v.slice = p.slice AND v.cluster_id = :own
+    WHERE p.cluster_id <> ALL(CAST(:exclude AS int[]))
+)
+"""
+# The tally of peers with a value (or a change) per measure asked: by viewer's cluster, mask and group.
+_PG_FAMILY_TALLY = text(
+    _PG_PEERS
+    + f""", around AS MATERIALIZED (
+    SELECT p.slice, p.round_id, p.base_id, p.in_group, o.cluster_id, {_pg_mask("p", "o")} AS mask
+    FROM peer p JOIN mine o ON o.slice = p.slice
+), ask AS (
+    SELECT * FROM unnest(CAST(:a_slice AS int[]), CAST(:a_measure AS text[])) AS t(slice, measure)
+)
+SELECT a.slice, a.measure, p.cluster_id, p.mask, p.in_group, count(*)
+FROM ask a JOIN around p ON p.slice = a.slice
+JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = a.measure
+LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = a.measure
+WHERE p.base_id IS NULL OR b.value IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5
+"""
+)
+# The peers of the group asked for, with the entries they contribute.
+_PG_FAMILY_GROUP = text(
+    _PG_PEERS + "SELECT slice, cluster_id, round_id, revision, base_id, base_revision FROM peer WHERE in_group"
+)
+
+
+def _postgres_family(
+    session: Session,
+    template_key: str,
+    *,
+    own_id: int,
+    sharing: bool,
+    owns: set[int],
+    exclude: set[int],
+    dims: int,
+    asks: Sequence[Ask],
+) -> _Family:
+    """The same tallies and groups computed by PostgreSQL: a few rows per measure come back, and one per peer of
+    the group asked for."""
+    slices = _slices(asks)
+    slice_ids = {sl: i for i, sl in enumerate(slices)}
+    parameters = {
+        "own": own_id,
+        "sharing": sharing,
+        "template": template_key,
+        "s_slice": list(range(len(slices))),
+        "s_period": [sl.period for sl in slices],
+        "s_since": [sl.since for sl in slices],
+        "owns": sorted(owns | {own_id}),
+        "exclude": sorted(exclude),
+        "dims": dims,
+    }
+    conn = session.connection()
+    tallies: dict[Ask, dict[tuple[int, int, bool], int]] = {ask: {} for ask in asks}
+    asked = {"a_slice": [slice_ids[sl] for sl, _key in asks], "a_measure": [key for _sl, key in asks]}
+    for slice_id, key, around, mask, in_group, n in conn.execute(_PG_FAMILY_TALLY, {**parameters, **asked}):
+        tallies[(slices[slice_id], key)][(around, mask, in_group)] = n
+    groups: dict[Slice, Group] = {sl: {} for sl in slices}
+    for slice_id, cid, round_id, revision, base_id, base_revision in conn.execute(_PG_FAMILY_GROUP, parameters):
+        base = None if base_id is None else (base_id, base_revision)
+        groups[slices[slice_id]][cid] = ((round_id, revision), base)
+    return _Family(tallies, groups)
+
+
 def _aggregate_comparison(
     session: Session,
     principal: Principal,
     cluster: Cluster,
-    population: list[Member],
+    template_key: str,
     dims: frozenset[str],
     min_group: int,
 ) -> _Comparison:
@@ -1037,43 +1185,54 @@ def _aggregate_comparison(
     assert own_id is not None
     viewer = policy.benchmark_viewer(session, principal)
     exclude = set(viewer.exclude | {own_id})
-    # Who does not give does not get: a cluster that does not share has no peers.
-    sharing = {m.cluster_id for m in population} if cluster.shares_benchmarks else set()
-    ids = sorted(sharing | {own_id})
-    entries = _entries_by_period(session, ids)
+    own_entries = _entries_by_period(session, [own_id])
+    dims_mask = logic.dimension_mask(dims)
 
-    def family_of(in_slice: Mapping[int, Frozen]) -> dict[logic.GroupKey, frozenset[int]]:
-        """Every group this session could ask for in the slice, around each of its clusters: per measure it is
-        narrowed to the clusters that have a value, and logic.releasable decides over that whole family."""
-        index = logic.PeerIndex(f.peer for cid, f in in_slice.items() if cid not in exclude)
-        owns = [in_slice[o].peer for o in sorted(viewer.owns | {own_id}) if o in in_slice]
-        return {(o.cluster_id, s): index.group(o, s, exclude) for o in owns for s in logic.all_dimension_sets()}
+    def family(asks: Sequence[Ask]) -> _Family:
+        """Every group this session could ask for around each of its clusters, per measure narrowed to the peers
+        that have a value: logic.released_around decides over that whole family."""
+        if session.get_bind().dialect.name == "postgresql":
+            return _postgres_family(
+                session,
+                template_key,
+                own_id=own_id,
+                sharing=cluster.shares_benchmarks,
+                owns=set(viewer.owns),
+                exclude=exclude,
+                dims=dims_mask,
+                asks=asks,
+            )
+        # Who does not give does not get: a cluster that does not share has no peers.
+        sharing = {m.cluster_id for m in _population(session, template_key)} if cluster.shares_benchmarks else set()
+        return _python_family(session, sorted(sharing | {own_id}), own_id, set(viewer.owns), exclude, dims_mask, asks)
 
     def compare(asks: Sequence[Ask]) -> dict[Ask, Compared]:
-        chosen = {sl: _pick(entries, sl) for sl in _slices(asks)}
-        picks = {
-            sl: {
-                cid: (f.round_id, b.round_id if b else None)
-                for cid, (f, b) in got.items()
-                if cid not in exclude or cid == own_id
-            }
-            for sl, got in chosen.items()
+        found = family(asks)
+        mine = {sl: _pick(own_entries, sl).get(own_id) for sl in _slices(asks)}
+        # A slice the viewed cluster has no entry in has no group around it.
+        groups = {sl: found.groups.get(sl, {}) if pair else {} for sl, pair in mine.items()}
+        picks: dict[Slice, dict[int, tuple[int, int | None]]] = {
+            sl: {cid: (entry[0], base[0] if base else None) for cid, (entry, base) in group.items()}
+            for sl, group in groups.items()
         }
+        for sl, pair in mine.items():
+            if pair is not None:
+                picks[sl][own_id] = (pair[0].round_id, pair[1].round_id if pair[1] else None)
         data = _slice_data(session, picks, asks, own_id, exact=False)
-        families = {sl: family_of({cid: f for cid, (f, _b) in got.items()}) for sl, got in chosen.items()}
-        released: dict[tuple[Slice, frozenset[int]], set[logic.GroupKey]] = {}
+        decided: dict[frozenset[tuple[tuple[int, int, bool], int]], bool] = {}
         results: dict[Ask, Compared] = {}
         requests: dict[Ask, frozenset[int]] = {}
         for ask in asks:
-            family, having = families[ask[0]], data.having[ask]
-            members = family.get((own_id, dims), frozenset()) & having
-            if (ask[0], having) not in released:
-                released[(ask[0], having)] = logic.releasable({k: m & having for k, m in family.items()}, min_group)
+            members = frozenset(groups[ask[0]]) & data.having[ask]
+            tally = found.tallies.get(ask, {})
+            decision_key = frozenset(tally.items())
+            if members and decision_key not in decided:
+                decided[decision_key] = logic.released_around(tally, own_id, min_group)
             if not members:
                 results[ask] = Compared(data.own[ask], None, NO_PEER_VALUE)
             elif len(members) < min_group:
                 results[ask] = Compared(data.own[ask], None, too_few(min_group))
-            elif (own_id, dims) not in released[(ask[0], having)]:
+            elif not decided[decision_key]:
                 results[ask] = Compared(data.own[ask], None, GROUPS_TOO_CLOSE)
             else:
                 requests[ask] = members
@@ -1088,7 +1247,8 @@ def _aggregate_comparison(
                 # so that a revision of either entry, or a peer joining, differs from what was shown.
                 sides = [(sl.period, f"{sl.since}->{key}", 0), (sl.since, f"{sl.period}<-{key}", 1)]
             for period, measure, side in sides:
-                contributions = {cid: chosen[sl][cid][side].contribution for cid in members}
+                # (side 1, the entry in `since`, is there for every peer of a change's group)
+                contributions = {cid: entry for cid in members if (entry := groups[sl][cid][side]) is not None}
                 candidates.append(history.Candidate(period, measure, contributions))
                 asked_by.append((sl, key))
         refused = history.release(
@@ -1101,9 +1261,9 @@ def _aggregate_comparison(
         return results
 
     def attributes(period: str) -> Mapping[str, str | None]:
-        return entries[own_id][period].peer.attributes
+        return own_entries[own_id][period].peer.attributes
 
-    return _Comparison(sorted(entries.get(own_id, {}), reverse=True), attributes, compare)
+    return _Comparison(sorted(own_entries.get(own_id, {}), reverse=True), attributes, compare)
 
 
 def _comparison(
@@ -1113,12 +1273,11 @@ def _comparison(
     template_key = _template_key_of(session, cluster)
     spec = _template(session, template_key)
     dims = frozenset(d for d in dimensions if d in logic.DIMENSIONS)
-    population = _population(session, template_key)
     named_mode = policy.sees_benchmark_names(principal, cluster.programme_id)
     if named_mode:
-        comparison = _named_comparison(session, principal, cluster, population, dims)
+        comparison = _named_comparison(session, principal, cluster, _population(session, template_key), dims)
     else:
-        comparison = _aggregate_comparison(session, principal, cluster, population, dims, min_group)
+        comparison = _aggregate_comparison(session, principal, cluster, template_key, dims, min_group)
     return template_key, spec, dims, named_mode, comparison
 
 

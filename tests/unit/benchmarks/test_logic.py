@@ -206,6 +206,16 @@ def test_no_released_group_can_be_differenced_down_to_fewer_than_min_group(
     for key, members in family.items():
         if len(members) >= k and key not in released:
             assert any(0 < len(members ^ other) < k for other in family.values() if len(other) >= k)
+    # The service's database path decides from group sizes: the same answer for every group around every cluster.
+    for viewed in (o for o in sorted(own) if o in by_id):
+        for s in logic.all_dimension_sets():
+            inside = family[(viewed, s)]
+            tally: dict[tuple[int, int, bool], int] = {}
+            for o in (o for o in sorted(own) if o in by_id):
+                for p in (p for p in peers if p.cluster_id not in own):
+                    key = (o, logic.matching_mask(p, by_id[o]), p.cluster_id in inside)
+                    tally[key] = tally.get(key, 0) + 1
+            assert logic.released_around(tally, viewed, k) == ((viewed, s) in released)
 
 
 def test_similar_wordings_group_together() -> None:
