@@ -220,6 +220,7 @@ def receive_submission(session: Session, device: Device, xml: bytes) -> str:
             session,
             round_,
             participant,
+            response,
             draft,
             actor=device.actor,
             locale=MACHINE,
@@ -298,18 +299,27 @@ def _file(
     session: Session,
     round_: Round,
     participant: Participant,
+    found: Response | None,
     draft: ResponseDraft,
     *,
     actor: str,
     locale: str,
     change: responses.Change,
 ) -> int:
-    """The draft saved and submitted as the participant's response, through the web form's checks and by the
-    rule for changes (an answer changed after this one was made stays)."""
-    response = responses.start_response(session, round_, participant)
+    """The draft saved and submitted as the participant's response (`found`, as the caller read it, or a new
+    one), through the web form's checks and by the rule for changes (an answer changed after this one was
+    made stays). A new response has nothing stored to compare with: nothing more is read."""
+    response = found if found is not None else responses.create_response(session, round_, participant)
     scorecard = clusters.scorecard(session, clusters.get_cluster(session, round_.cluster_id))
     responses.save_change(
-        session, response, draft, change=_scoped(change, response), scorecard=scorecard, actor=actor, locale=locale
+        session,
+        response,
+        draft,
+        change=_scoped(change, response),
+        scorecard=scorecard,
+        actor=actor,
+        locale=locale,
+        new=found is None,
     )
     responses.submit(session, response, client_id=None, actor=actor)
     assert response.id is not None
@@ -356,8 +366,9 @@ def import_answers(
             assert row.participant is not None and row.draft is not None
             # Made when it was submitted to Central or Kobo: an answer changed since then stays.
             imported = responses.draft_change(row.draft, client_id=None, made_at=row.submitted_at)
+            found = responses.find_response(session, round_, row.participant)
             response_id = _file(
-                session, round_, row.participant, row.draft, actor=actor, locale=row.locale, change=imported
+                session, round_, row.participant, found, row.draft, actor=actor, locale=row.locale, change=imported
             )
             session.add(
                 OdkSubmission(

@@ -63,17 +63,24 @@ def _require_open(round_: Round) -> None:
 
 def start_response(session: Session, round_: Round, participant: Participant) -> Response:
     """The participant's response for the round, created on first use (one per participant and round)."""
+    _require_member(round_, participant)
+    return find_response(session, round_, participant) or create_response(session, round_, participant)
+
+
+def create_response(session: Session, round_: Round, participant: Participant) -> Response:
+    """The participant's new response for the round, for a caller that found none (start_response looks first)."""
     assert round_.id is not None and participant.id is not None
-    if participant.cluster_id != round_.cluster_id or not participant.active:
-        raise NotFound("No such participant in this cluster.")
-    existing = find_response(session, round_, participant)
-    if existing is not None:
-        return existing
+    _require_member(round_, participant)
     _require_open(round_)
     response = Response(round_id=round_.id, participant_id=participant.id)
     session.add(response)
     session.flush()
     return response
+
+
+def _require_member(round_: Round, participant: Participant) -> None:
+    if participant.cluster_id != round_.cluster_id or not participant.active:
+        raise NotFound("No such participant in this cluster.")
 
 
 def check_draft(
@@ -133,11 +140,13 @@ def save_draft(
     actor: str,
     locale: str,
     stored: dict[str, CsfRating] | None = None,
+    new: bool = False,
 ) -> Response:
     """Validate everything first, then write: one bad value rejects the request and changes nothing.
 
     Changes to a submitted response are corrections: each is written to the audit trail. `stored`: the
-    rating rows of the draft's CSFs when the caller has read them already. Most callers go through
+    rating rows of the draft's CSFs when the caller has read them already; `new`: the response was created in
+    this transaction, so it has no rows to read. Most callers go through
     save_change or save_form_change, which also keep a newer answer from being overwritten by an older one.
     """
     round_ = session.get(Round, response.round_id)
@@ -170,7 +179,7 @@ def save_draft(
 
     # Only the rows this draft touches: an autosave sends one field, and the form has dozens.
     answers: dict[str, Answer] = {}
-    if values:
+    if values and not new:
         found = session.exec(_ANSWERS_OF, params={"response_id": response.id, "keys": list(values)})
         answers = {a.kpi_key: a for a in found}
     for kpi_key, (num, text) in values.items():
@@ -187,7 +196,9 @@ def save_draft(
             )
             row.value_num, row.value_text, row.updated_at = num, text, now
 
-    ratings = stored if stored is not None else stored_ratings(session, response, [r.csf_key for r in draft.ratings])
+    ratings = stored if stored is not None else {}
+    if stored is None and not new:
+        ratings = stored_ratings(session, response, [r.csf_key for r in draft.ratings])
     for rating in draft.ratings:
         existing = ratings.get(rating.csf_key)
         after = {"csf_key": rating.csf_key, "rating": rating.rating, "comment": rating.comment}
@@ -344,22 +355,25 @@ def save_change(
     scorecard: Scorecard,
     actor: str,
     locale: str,
+    new: bool = False,
 ) -> None:
     """A change sent as a whole (API, ODK, import): all of it is valid or nothing is written (InvalidInput);
-    of a valid change, each field not older than the stored one is saved."""
+    of a valid change, each field not older than the stored one is saved. `new`: the response was created in
+    this transaction (create_response), so nothing is stored to compare with and nothing is read."""
     assert response.id is not None
-    if find_change(session, change, response_id=response.id) is not None:
+    if not new and find_change(session, change, response_id=response.id) is not None:
         return
     _valid_values(session, response, draft, scorecard=scorecard, locale=locale)
     fields = _draft_fields(draft)
-    newer = _not_older(session, response, list(fields), change.time)
-    ratings = stored_ratings(session, response, [r.csf_key for r in draft.ratings])
+    newer = set(fields) if new else _not_older(session, response, list(fields), change.time)
+    ratings = {} if new else stored_ratings(session, response, [r.csf_key for r in draft.ratings])
     applied = ResponseDraft(
         answers=[a for a in draft.answers if member_form.ANSWER + a.kpi_key in newer],
         ratings=[_newer_halves(r, ratings.get(r.csf_key), newer) for r in draft.ratings if _touches(r, newer)],
     )
     if applied.answers or applied.ratings:
-        save_draft(session, response, applied, scorecard=scorecard, actor=actor, locale=locale, stored=ratings)
+        save = {"scorecard": scorecard, "actor": actor, "locale": locale, "stored": ratings, "new": new}
+        save_draft(session, response, applied, **save)  # type: ignore[arg-type]
     _record(session, response, change, fields, newer, actor=actor, cluster_id=scorecard.cluster_id)
 
 
