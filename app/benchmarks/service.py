@@ -339,19 +339,16 @@ def _ranked_rounds(session: Session, cluster_ids: Sequence[int], statuses: list[
 
 
 def _rounds_by_period(
-    session: Session, cluster_ids: Sequence[int], *, closed_only: bool, periods: Sequence[str] | None = None
+    session: Session, cluster_ids: Sequence[int], *, closed_only: bool
 ) -> dict[int, dict[str, RoundRef]]:
-    """Each cluster's round per benchmark period (logic.period_of; the latest round of a period counts), of every
-    period or only of `periods`. The database picks the rounds: one row per cluster and period comes back."""
+    """Each cluster's round per benchmark period (logic.period_of; the latest round of a period counts). The
+    database picks the rounds: one row per cluster and period comes back."""
     if not cluster_ids:
         return {}
     ranked = _ranked_rounds(session, cluster_ids, ["closed"] if closed_only else ["open", "closed"])
     statement = sa_select(
         ranked.c.round_id, ranked.c.cluster_id, ranked.c.label, ranked.c.status, ranked.c.year, ranked.c.half
     ).where(ranked.c.rank == 1)
-    if periods is not None:
-        wanted = [(int(p[:4]), int(p[-1])) for p in periods]
-        statement = statement.where(or_(false(), *[and_(ranked.c.year == y, ranked.c.half == h) for y, h in wanted]))
     out: dict[int, dict[str, RoundRef]] = defaultdict(dict)
     for rid, cid, label, status, year, half in session.connection().execute(statement).all():
         out[cid][f"{int(year)}-H{half}"] = RoundRef(rid, label, status)
@@ -701,22 +698,81 @@ def _pick_period(requested: str | None, periods: list[str]) -> str | None:
     return periods[0] if periods else None
 
 
+@dataclass(frozen=True)
+class _Cell:
+    """A cluster's round in the chosen period (with its frozen revision, if closed) and, per measure, its value
+    and its change since the earlier period (None when either period has no value)."""
+
+    round: RoundRef
+    revision: int | None
+    values: dict[str, tuple[float, float | None]]
+
+
+def _cells(
+    session: Session, cluster_ids: Sequence[int], period: str, since: str | None, keys: Sequence[str]
+) -> dict[int, _Cell]:
+    """One statement: each cluster's round of `period` and of `since`, the values of `keys` and their changes."""
+    ranked = _ranked_rounds(session, cluster_ids, ["open", "closed"])
+
+    def in_(p: str | None) -> Any:
+        return and_(ranked.c.year == int(p[:4]), ranked.c.half == int(p[-1])) if p else false()
+
+    # Both rounds of a cluster on one row, in one pass (a join of the ranked rounds with themselves is estimated
+    # badly enough for PostgreSQL to compare every pair).
+    pair = (
+        sa_select(
+            ranked.c.cluster_id,
+            func.max(ranked.c.round_id).filter(in_(period)).label("round_id"),
+            func.max(ranked.c.label).filter(in_(period)).label("label"),
+            func.max(ranked.c.status).filter(in_(period)).label("status"),
+            func.max(ranked.c.round_id).filter(in_(since)).label("base_id"),
+        )
+        .where(ranked.c.rank == 1)
+        .group_by(ranked.c.cluster_id)
+        .subquery()
+    )
+    values_table: Any = BenchmarkValue.__table__  # type: ignore[attr-defined]
+    entry: Any = BenchmarkEntry.__table__  # type: ignore[attr-defined]
+    value, earlier = values_table.alias("value"), values_table.alias("earlier")
+    statement = (
+        sa_select(
+            pair.c.cluster_id,
+            pair.c.round_id,
+            pair.c.label,
+            pair.c.status,
+            entry.c.revision,
+            value.c.measure,
+            value.c.value,
+            earlier.c.value,
+        )
+        .select_from(pair)
+        .outerjoin(entry, and_(entry.c.round_id == pair.c.round_id, entry.c.reopened_at.is_(None)))
+        .outerjoin(value, and_(value.c.round_id == pair.c.round_id, value.c.measure.in_(keys)))
+        .outerjoin(earlier, and_(earlier.c.round_id == pair.c.base_id, earlier.c.measure == value.c.measure))
+        .where(pair.c.round_id.is_not(None))
+    )
+    out: dict[int, _Cell] = {}
+    for cid, round_id, label, status, revision, measure, got, base in session.connection().execute(statement):
+        cell = out.setdefault(cid, _Cell(RoundRef(round_id, label, status), revision, {}))
+        if measure is not None:
+            cell.values[measure] = (got, logic.change(got, base))
+    return out
+
+
 @dataclass
 class _InPeriod:
     periods: list[str]  # every period any of the clusters has a round in, newest first
     chosen: str | None
     since: str | None  # the period changes are measured from
-    refs: dict[int, RoundRef | None]  # cluster id -> its round in the chosen period
-    base_refs: dict[int, RoundRef | None]  # cluster id -> its round in `since`
-    values: dict[int, dict[str, float]]  # round id -> measure -> roll-up value
+    cells: dict[int, _Cell]  # cluster id -> its round in the chosen period, values and changes
 
     def value(self, cluster_id: int, key: str) -> float | None:
-        ref = self.refs[cluster_id]
-        return self.values.get(ref.round_id, {}).get(key) if ref else None
+        cell = self.cells.get(cluster_id)
+        return cell.values[key][0] if cell and key in cell.values else None
 
     def change(self, cluster_id: int, key: str) -> float | None:
-        base = self.base_refs[cluster_id]
-        return logic.change(self.value(cluster_id, key), self.values.get(base.round_id, {}).get(key) if base else None)
+        cell = self.cells.get(cluster_id)
+        return cell.values[key][1] if cell and key in cell.values else None
 
 
 def _in_period(
@@ -730,17 +786,13 @@ def _in_period(
     # rounds just opened, with no answer yet: an empty table would say there is nothing to compare.
     candidates = [requested] if requested in periods else periods
     for chosen in candidates:
-        earlier = [p for p in periods if chosen is not None and p < chosen]
+        assert chosen is not None
+        earlier = [p for p in periods if p < chosen]
         base = since if since in earlier else (earlier[0] if earlier else None)
-        rounds = _rounds_by_period(session, ids, closed_only=False, periods=[p for p in (chosen, base) if p])
-        refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(chosen or "") for m in clusters}
-        base_refs = {m.cluster_id: rounds.get(m.cluster_id, {}).get(base or "") for m in clusters}
-        round_ids = [r.round_id for r in [*refs.values(), *base_refs.values()] if r]
-        values = _values(session, round_ids, keys)
-        if any(values.get(r.round_id) for r in refs.values() if r) or chosen == candidates[-1]:
-            return _InPeriod(periods, chosen, base, refs, base_refs, values)
-    none: dict[int, RoundRef | None] = {m.cluster_id: None for m in clusters}
-    return _InPeriod(periods, None, None, none, dict(none), {})
+        cells = _cells(session, ids, chosen, base, keys)
+        if any(cell.values for cell in cells.values()) or chosen == candidates[-1]:
+            return _InPeriod(periods, chosen, base, cells)
+    return _InPeriod(periods, None, None, {})
 
 
 # The heat map's column sets: the kinds of measure each shows.
@@ -773,33 +825,23 @@ def heatmap(
     keys = [m.key for m in shown_measures]
     sort = sort if sort in keys else "cluster"
     found = _in_period(session, shown, period, keys)
-    round_ids = [r.round_id for r in found.refs.values() if r]
-    revisions = dict(
-        session.connection()
-        .execute(
-            sa_select(col(BenchmarkEntry.round_id), col(BenchmarkEntry.revision)).where(
-                _among(session, col(BenchmarkEntry.round_id), round_ids), col(BenchmarkEntry.reopened_at).is_(None)
-            )
-        )
-        .all()
-    )
     rows = []
     for m in shown:
-        ref = found.refs[m.cluster_id]
-        if ref is None:
+        cell = found.cells.get(m.cluster_id)
+        if cell is None:
             continue
-        got = found.values.get(ref.round_id, {})
+        got = {k: cell.values.get(k, (None, None)) for k in keys}
         rows.append(
             HeatmapRow(
                 cluster_id=m.cluster_id,
                 cluster_name=m.name,
                 programme_id=m.programme_id,
-                round_id=ref.round_id,
-                round_label=ref.label,
-                round_status=ref.status,
-                revision=revisions.get(ref.round_id),
-                values={k: got.get(k) for k in keys},
-                changes={k: found.change(m.cluster_id, k) for k in keys},
+                round_id=cell.round.round_id,
+                round_label=cell.round.label,
+                round_status=cell.round.status,
+                revision=cell.revision,
+                values={k: value for k, (value, _change) in got.items()},
+                changes={k: change for k, (_value, change) in got.items()},
             )
         )
     median = {k: logic.median([v for r in rows if (v := r.values[k]) is not None]) for k in keys}
