@@ -381,7 +381,8 @@ def register_change(session: Session, response: Response, change: Change) -> Non
     """Remember the change's id with its content, so that it is never applied twice (find_change)."""
     assert response.id is not None
     if change.client_id is not None:
-        session.add(ClientChange(client_id=change.client_id, response_id=response.id, content_sha256=change.digest))
+        row = {"client_id": change.client_id, "response_id": response.id, "content_sha256": change.digest}
+        session.execute(insert(ClientChange), row | {"received_at": utcnow()})
 
 
 def _draft_fields(draft: ResponseDraft) -> dict[str, str]:
@@ -459,7 +460,6 @@ def _record(
     if history:
         session.execute(insert(AnswerChange), history)
     audit.record_all(session, superseded)
-    session.flush()
 
 
 def submit(session: Session, response: Response, *, client_id: str | None, actor: str) -> Response:
