@@ -752,8 +752,10 @@ def _cells(
         .where(pair.c.round_id.is_not(None))
     )
     out: dict[int, _Cell] = {}
-    for cid, round_id, label, status, revision, measure, got, base in session.connection().execute(statement):
-        cell = out.setdefault(cid, _Cell(RoundRef(round_id, label, status), revision, {}))
+    for cid, round_id, label, status, revision, measure, got, base in session.connection().execute(statement).all():
+        cell = out.get(cid)
+        if cell is None:  # the first of the cluster's rows (one per measure)
+            cell = out[cid] = _Cell(RoundRef(round_id, label, status), revision, {})
         if measure is not None:
             cell.values[measure] = (got, logic.change(got, base))
     return out
