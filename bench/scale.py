@@ -73,6 +73,64 @@ def median_ms(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
+def _programme(
+    cur: psycopg.Cursor[Any], args: argparse.Namespace, rng: random.Random, now: datetime, version_id: int
+) -> list[tuple[Any, ...]]:
+    """The programme, its clusters (90 % sharing, five countries, random sector, region, typology and stage), their
+    member firms and their rounds, with COPY; returns the cluster rows."""
+    cur.execute(
+        "INSERT INTO programme (id, name, agency, description, created_at) VALUES (1, %s, %s, '', %s)",
+        ("Synthetic programme", "Bench agency", now),
+    )
+    clusters = []
+    with cur.copy(
+        "COPY cluster (id, programme_id, name, sector, country, region, typology, stage, template_version_id,"
+        " shares_benchmarks, shows_members_results, created_at) FROM STDIN"
+    ) as copy:
+        for c in range(1, args.clusters + 1):
+            country = COUNTRIES[c % len(COUNTRIES)]
+            row = (
+                c,
+                1,
+                f"Cluster {c:05d}",
+                SECTORS[rng.randrange(len(SECTORS))],
+                country,
+                f"{country}-region-{rng.randrange(8)}",
+                TYPOLOGIES[rng.randrange(len(TYPOLOGIES))],
+                STAGES[rng.randrange(len(STAGES))],
+                version_id,
+                rng.random() < 0.9,
+                True,
+                now,
+            )
+            clusters.append(row)
+            copy.write_row(row)
+    with cur.copy(
+        "COPY participant (id, cluster_id, organisation, organisation_type, person_name, active, created_at) FROM STDIN"
+    ) as copy:
+        for c in range(1, args.clusters + 1):
+            for m in range(args.members):
+                copy.write_row(((c - 1) * args.members + m + 1, c, f"Firm {c}-{m}", "firm", "Owner", True, now))
+    with cur.copy(
+        "COPY round (id, cluster_id, label, period_start, period_end, status, created_at) FROM STDIN"
+    ) as copy:
+        for c in range(1, args.clusters + 1):
+            for r in range(args.rounds):
+                start, end = PERIODS[r % len(PERIODS)]
+                copy.write_row(((c - 1) * args.rounds + r + 1, c, f"Round {r + 1}", start, end, "closed", now))
+    return clusters
+
+
+def _analyse(conn: psycopg.Connection[Any], tables: list[str]) -> None:
+    """Commit, move the sequences past the ids written, and give the planner fresh statistics."""
+    for table in ("programme", "cluster", "participant", "round", *tables):
+        conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+    conn.commit()
+    conn.autocommit = True
+    conn.execute("VACUUM ANALYZE")
+    conn.autocommit = False
+
+
 def generate(conn: psycopg.Connection[Any], spec: Any, version_id: int, args: argparse.Namespace) -> int:
     """Stream every row into COPY as it is made: nothing is collected in Python first."""
     rng = random.Random(2026)
@@ -82,33 +140,8 @@ def generate(conn: psycopg.Connection[Any], spec: Any, version_id: int, args: ar
     csf_keys = [c.key for p in spec.perspectives for c in p.csfs]
     answers = 0
     with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO programme (id, name, agency, description, created_at) VALUES (1, %s, %s, '', %s)",
-            ("Synthetic programme", "Bench agency", now),
-        )
         health = [rng.uniform(0.2, 0.8) for _ in range(args.clusters)]
-        with cur.copy(
-            "COPY cluster (id, programme_id, name, sector, country, region, typology, stage, template_version_id,"
-            " shares_benchmarks, shows_members_results, created_at) FROM STDIN"
-        ) as copy:
-            for c in range(1, args.clusters + 1):
-                country = COUNTRIES[c % len(COUNTRIES)]
-                copy.write_row(
-                    (
-                        c,
-                        1,
-                        f"Cluster {c:04d}",
-                        SECTORS[rng.randrange(len(SECTORS))],
-                        country,
-                        f"{country}-region-{rng.randrange(8)}",
-                        TYPOLOGIES[rng.randrange(len(TYPOLOGIES))],
-                        STAGES[rng.randrange(len(STAGES))],
-                        version_id,
-                        rng.random() < 0.9,
-                        True,
-                        now,
-                    )
-                )
+        _programme(cur, args, rng, now, version_id)
         with cur.copy(
             "COPY cluster_kpi (cluster_id, key, csf_key, is_custom, active, baseline, target, weight, per_member,"
             " created_at) FROM STDIN"
@@ -117,22 +150,8 @@ def generate(conn: psycopg.Connection[Any], spec: Any, version_id: int, args: ar
                 for _p, csf, kpi in spec.iter_kpis():
                     baseline, target = kpi.baseline, kpi.target
                     if baseline is None or target is None:
-                        baseline, target = _default_goal(kpi.type, kpi.per_member, args.members, kpi.direction)
+                        baseline, target = _default_goal(kpi, args.members)
                     copy.write_row((c, kpi.key, csf.key, False, True, baseline, target, kpi.weight, False, now))
-        with cur.copy(
-            "COPY participant (id, cluster_id, organisation, organisation_type, person_name, active, created_at)"
-            " FROM STDIN"
-        ) as copy:
-            for c in range(1, args.clusters + 1):
-                for m in range(args.members):
-                    copy.write_row(((c - 1) * args.members + m + 1, c, f"Firm {c}-{m}", "firm", "Owner", True, now))
-        with cur.copy(
-            "COPY round (id, cluster_id, label, period_start, period_end, status, created_at) FROM STDIN"
-        ) as copy:
-            for c in range(1, args.clusters + 1):
-                for r in range(args.rounds):
-                    start, end = PERIODS[r % len(PERIODS)]
-                    copy.write_row(((c - 1) * args.rounds + r + 1, c, f"Round {r + 1}", start, end, "closed", now))
         with cur.copy(
             "COPY response (id, round_id, participant_id, status, created_at, updated_at, submitted_at) FROM STDIN"
         ) as copy:
@@ -178,12 +197,7 @@ def generate(conn: psycopg.Connection[Any], spec: Any, version_id: int, args: ar
                         copy.write_row(
                             (now, "bench", "response_submitted", "response", (round_id - 1) * args.members + m + 1, c)
                         )
-        for table in ("programme", "cluster", "participant", "round", "response"):
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-    conn.commit()
-    conn.autocommit = True
-    conn.execute("VACUUM ANALYZE")
-    conn.autocommit = False
+    _analyse(conn, ["response"])
     return answers
 
 
@@ -203,56 +217,16 @@ def generate_rollups(conn: psycopg.Connection[Any], spec: Any, version_id: int, 
     rng = random.Random(2026)
     now = datetime.now(UTC)
     keys = [m.key for m in service.measures(spec)]
-    clusters = []
     values = 0
     with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO programme (id, name, agency, description, created_at) VALUES (1, %s, %s, '', %s)",
-            ("Synthetic programme", "Bench agency", now),
-        )
-        with cur.copy(
-            "COPY cluster (id, programme_id, name, sector, country, region, typology, stage, template_version_id,"
-            " shares_benchmarks, shows_members_results, created_at) FROM STDIN"
-        ) as copy:
-            for c in range(1, args.clusters + 1):
-                country = COUNTRIES[c % len(COUNTRIES)]
-                row = (
-                    c,
-                    1,
-                    f"Cluster {c:05d}",
-                    SECTORS[rng.randrange(len(SECTORS))],
-                    country,
-                    f"{country}-region-{rng.randrange(8)}",
-                    TYPOLOGIES[rng.randrange(len(TYPOLOGIES))],
-                    STAGES[rng.randrange(len(STAGES))],
-                    version_id,
-                    rng.random() < 0.9,
-                    True,
-                    now,
-                )
-                clusters.append(row)
-                copy.write_row(row)
-        with cur.copy(
-            "COPY participant (id, cluster_id, organisation, organisation_type, person_name, active, created_at)"
-            " FROM STDIN"
-        ) as copy:
-            for c in range(1, args.clusters + 1):
-                for m in range(args.members):
-                    copy.write_row(((c - 1) * args.members + m + 1, c, f"Firm {c}-{m}", "firm", "Owner", True, now))
-        with cur.copy(
-            "COPY round (id, cluster_id, label, period_start, period_end, status, created_at) FROM STDIN"
-        ) as copy:
-            for c in range(1, args.clusters + 1):
-                for r in range(args.rounds):
-                    start, end = PERIODS[r % len(PERIODS)]
-                    copy.write_row(((c - 1) * args.rounds + r + 1, c, f"Round {r + 1}", start, end, "closed", now))
+        clusters = _programme(cur, args, rng, now, version_id)
         with cur.copy(
             "COPY benchmark_entry (round_id, cluster_id, period, period_end, programme_id, sector, country, region,"
             " typology, stage, revision, frozen_at) FROM STDIN"
         ) as copy:
             for cid, _p, _name, sector, country, region, typology, stage, *_rest in clusters:
                 for r in range(args.rounds):
-                    start, end = PERIODS[r % len(PERIODS)]
+                    _start, end = PERIODS[r % len(PERIODS)]
                     period = f"{end.year}-H{1 if end.month <= 6 else 2}"
                     where = (1, sector, country, region, typology, stage)
                     copy.write_row(((cid - 1) * args.rounds + r + 1, cid, period, end, *where, 1, now))
@@ -267,12 +241,7 @@ def generate_rollups(conn: psycopg.Connection[Any], spec: Any, version_id: int, 
             for c in range(1, args.clusters + 1):
                 for r in range(args.rounds):
                     copy.write_row((now, "bench", "round_status", "round", (c - 1) * args.rounds + r + 1, c))
-        for table in ("programme", "cluster", "participant", "round"):
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-    conn.commit()
-    conn.autocommit = True
-    conn.execute("VACUUM ANALYZE")
-    conn.autocommit = False
+    _analyse(conn, [])
     return values
 
 
