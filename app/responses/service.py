@@ -218,8 +218,8 @@ def save_draft(
     if new_ratings:
         session.execute(insert(CsfRating), new_ratings)
     audit.record_all(session, corrections)
-    response.updated_at = now
-    session.add(response)
+    if not new:  # a new response was stamped as it was created, in this transaction
+        response.updated_at = now
     session.flush()
     return response
 
