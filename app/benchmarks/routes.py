@@ -1,9 +1,10 @@
 """Benchmark pages, exports and the JSON API. Thin: authorise, call the service, render."""
 
 import base64
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -49,109 +50,173 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-# --- JSON API ---------------------------------------------------------------------------
+# --- what each view's address asks for: one dependency per view serves its API, page and export routes -----------
+# (the filters programme, sector, country, region, typology and stage are read from the address as they come)
 
 
-@api.get("/heatmap", response_model=Heatmap)
-def heatmap_api(
+@dataclass(frozen=True)
+class HeatmapQuery:
+    template: str | None
+    period: str | None
+    columns: str
+    sort: str
+    descending: bool
+    filters: dict[str, str]
+
+
+def heatmap_query(
     request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
     template: str | None = None,
     period: str | None = None,
     columns: Annotated[str, Query(description="perspective, csf (the default) or kpi")] = "csf",
     sort: Annotated[str, Query(description="A column's measure key, or `cluster` (by name)")] = "cluster",
     order: Annotated[str, Query(description="asc or desc")] = "asc",
-) -> Any:
-    """Agency staff: their programmes' sharing clusters by name x the overall and perspective or CSF core scores,
-    or x the template's KPI values. Filter with programme, sector, country, region, typology, stage."""
-    return _heatmap(request, session, principal, template, period, columns, sort, order, lang=None)
+) -> HeatmapQuery:
+    return HeatmapQuery(template, period, columns, sort, order == "desc", _filters(request))
 
 
-def _heatmap(
+@dataclass(frozen=True)
+class DistributionQuery:
+    template: str | None
+    measure: str
+    period: str | None
+    filters: dict[str, str]
+
+
+def distribution_query(
+    request: Request, template: str | None = None, measure: str = "overall", period: str | None = None
+) -> DistributionQuery:
+    return DistributionQuery(template, measure, period, _filters(request))
+
+
+@dataclass(frozen=True)
+class ChangesQuery:
+    template: str | None
+    measure: str
+    since: str | None
+    period: str | None
+    filters: dict[str, str]
+
+
+def changes_query(
     request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    template: str | None,
-    period: str | None,
-    columns: str,
-    sort: str,
-    order: str,
-    *,
-    lang: str | None,
-) -> Heatmap:
-    require_benchmark_agency(principal)
-    return service.heatmap(
-        session,
-        principal,
-        template_key=_default_template(session, principal, template),
-        period=period,
-        filters=_filters(request),
-        columns=columns,
-        sort=sort,
-        descending=order == "desc",
-        lang=lang,
-    )
-
-
-def _heatmap_of_page(request: Request, session: SessionDep, principal: PrincipalDep) -> Heatmap:
-    """The heat map the page's address asks for (the page, its sort links and its exports read the same)."""
-    query = request.query_params
-    return _heatmap(
-        request,
-        session,
-        principal,
-        query.get("template"),
-        query.get("period"),
-        query.get("columns", "csf"),
-        query.get("sort", "cluster"),
-        query.get("order", "asc"),
-        lang=locale_of(request),
-    )
-
-
-@api.get("/distribution", response_model=Distribution)
-def distribution_api(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    template: str | None = None,
-    measure: str = "overall",
-    period: str | None = None,
-) -> Any:
-    require_benchmark_agency(principal)
-    return service.distribution(
-        session,
-        principal,
-        template_key=_default_template(session, principal, template),
-        measure=measure,
-        period=period,
-        filters=_filters(request),
-    )
-
-
-@api.get("/changes", response_model=ChangeRanking)
-def changes_api(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
     template: str | None = None,
     measure: str = "overall",
     since: str | None = None,
     period: str | None = None,
-) -> Any:
-    """Agency staff: their programmes' sharing clusters ranked by the change of one measure between two periods,
-    with the peers' median change. Filter with programme, sector, country, region, typology, stage."""
+) -> ChangesQuery:
+    return ChangesQuery(template, measure, since, period, _filters(request))
+
+
+@dataclass(frozen=True)
+class ProfileQuery:
+    same: list[str]
+    period: str | None
+    trend: str
+    since: str | None
+
+
+def profile_query(
+    same: Same = [],  # noqa: B006  (FastAPI copies defaults)
+    period: str | None = None,
+    trend: str = "overall",
+    since: Annotated[str | None, Query(description="An earlier period: each measure's change since then")] = None,
+) -> ProfileQuery:
+    return ProfileQuery(same, period, trend, since)
+
+
+HeatmapQueryDep = Annotated[HeatmapQuery, Depends(heatmap_query)]
+DistributionQueryDep = Annotated[DistributionQuery, Depends(distribution_query)]
+ChangesQueryDep = Annotated[ChangesQuery, Depends(changes_query)]
+ProfileQueryDep = Annotated[ProfileQuery, Depends(profile_query)]
+
+
+def _heatmap(session: SessionDep, principal: PrincipalDep, query: HeatmapQuery, *, lang: str | None) -> Heatmap:
+    require_benchmark_agency(principal)
+    return service.heatmap(
+        session,
+        principal,
+        template_key=_default_template(session, principal, query.template),
+        period=query.period,
+        filters=query.filters,
+        columns=query.columns,
+        sort=query.sort,
+        descending=query.descending,
+        lang=lang,
+    )
+
+
+def _distribution(
+    session: SessionDep, principal: PrincipalDep, query: DistributionQuery, *, lang: str | None
+) -> Distribution:
+    require_benchmark_agency(principal)
+    return service.distribution(
+        session,
+        principal,
+        template_key=_default_template(session, principal, query.template),
+        measure=query.measure,
+        period=query.period,
+        filters=query.filters,
+        lang=lang,
+    )
+
+
+def _changes(session: SessionDep, principal: PrincipalDep, query: ChangesQuery, *, lang: str | None) -> ChangeRanking:
     require_benchmark_agency(principal)
     return service.changes(
         session,
         principal,
-        template_key=_default_template(session, principal, template),
-        measure=measure,
-        since=since,
-        period=period,
-        filters=_filters(request),
+        template_key=_default_template(session, principal, query.template),
+        measure=query.measure,
+        since=query.since,
+        period=query.period,
+        filters=query.filters,
+        lang=lang,
     )
+
+
+def _profile(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    cluster: Cluster,
+    query: ProfileQuery,
+    *,
+    lang: str | None,
+) -> Profile:
+    return service.profile(
+        session,
+        principal,
+        cluster,
+        dimensions=query.same,
+        period=query.period,
+        trend_measure=query.trend,
+        since=query.since,
+        min_group=settings.benchmark_min_group,
+        lang=lang,
+    )
+
+
+# --- JSON API ---------------------------------------------------------------------------
+
+
+@api.get("/heatmap", response_model=Heatmap)
+def heatmap_api(session: SessionDep, principal: PrincipalDep, query: HeatmapQueryDep) -> Any:
+    """Agency staff: their programmes' sharing clusters by name x the overall and perspective or CSF core scores,
+    or x the template's KPI values. Filter with programme, sector, country, region, typology, stage."""
+    return _heatmap(session, principal, query, lang=None)
+
+
+@api.get("/distribution", response_model=Distribution)
+def distribution_api(session: SessionDep, principal: PrincipalDep, query: DistributionQueryDep) -> Any:
+    return _distribution(session, principal, query, lang=None)
+
+
+@api.get("/changes", response_model=ChangeRanking)
+def changes_api(session: SessionDep, principal: PrincipalDep, query: ChangesQueryDep) -> Any:
+    """Agency staff: their programmes' sharing clusters ranked by the change of one measure between two periods,
+    with the peers' median change. Filter with programme, sector, country, region, typology, stage."""
+    return _changes(session, principal, query, lang=None)
 
 
 @api.get("/clusters/{cluster_id}", response_model=Profile)
@@ -159,24 +224,12 @@ def profile_api(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    same: Same = [],  # noqa: B006  (FastAPI copies defaults)
-    period: str | None = None,
-    trend: str = "overall",
-    since: Annotated[str | None, Query(description="An earlier period: each measure's change since then")] = None,
+    query: ProfileQueryDep,
     cluster: Cluster = cluster_for("results"),
 ) -> Any:
     """One cluster against its peer group; peers appear as aggregates unless the caller is agency
     staff of the cluster's programme. Changes since an earlier period follow the same rules as levels."""
-    return service.profile(
-        session,
-        principal,
-        cluster,
-        dimensions=same,
-        period=period,
-        trend_measure=trend,
-        since=since,
-        min_group=settings.benchmark_min_group,
-    )
+    return _profile(session, settings, principal, cluster, query, lang=None)
 
 
 @api.get("/clusters/{cluster_id}/trend", response_model=Trend)
@@ -204,8 +257,10 @@ def observatory_api(session: SessionDep, principal: PrincipalDep, template: str 
 
 
 @pages.get("", response_class=HTMLResponse)
-def heatmap_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
-    data = _heatmap_of_page(request, session, principal)
+def heatmap_page(
+    request: Request, session: SessionDep, principal: PrincipalDep, query: HeatmapQueryDep
+) -> HTMLResponse:
+    data = _heatmap(session, principal, query, lang=locale_of(request))
     context = {
         "data": data,
         "shades": charts.heat_shades(data),
@@ -230,32 +285,17 @@ def _sort_links(request: Request, data: Heatmap) -> list[tuple[str, str, str]]:
 @pages.get("/heatmap.csv")
 @pages.get("/heatmap.xlsx")
 @pages.get("/heatmap.json")
-def heatmap_export(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
-    data = _heatmap_of_page(request, session, principal)
+def heatmap_export(request: Request, session: SessionDep, principal: PrincipalDep, query: HeatmapQueryDep) -> Response:
+    data = _heatmap(session, principal, query, lang=locale_of(request))
     header, rows = service.table_of_heatmap(data, lang=locale_of(request))
     return _export(_suffix(request), f"heatmap-{data.template_key}-{data.columns}-{data.period}", header, rows, data)
 
 
 @pages.get("/distribution", response_class=HTMLResponse)
 def distribution_page(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    template: str | None = None,
-    measure: str = "overall",
-    period: str | None = None,
+    request: Request, session: SessionDep, principal: PrincipalDep, query: DistributionQueryDep
 ) -> HTMLResponse:
-    require_benchmark_agency(principal)
-    key = _default_template(session, principal, template)
-    data = service.distribution(
-        session,
-        principal,
-        template_key=key,
-        measure=measure,
-        period=period,
-        filters=_filters(request),
-        lang=locale_of(request),
-    )
+    data = _distribution(session, principal, query, lang=locale_of(request))
     marked = request.query_params.get("cluster", "")
     context = {
         "data": data,
@@ -270,23 +310,9 @@ def distribution_page(
 @pages.get("/distribution.xlsx")
 @pages.get("/distribution.json")
 def distribution_export(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    template: str | None = None,
-    measure: str = "overall",
-    period: str | None = None,
+    request: Request, session: SessionDep, principal: PrincipalDep, query: DistributionQueryDep
 ) -> Response:
-    require_benchmark_agency(principal)
-    data = service.distribution(
-        session,
-        principal,
-        template_key=_default_template(session, principal, template),
-        measure=measure,
-        period=period,
-        filters=_filters(request),
-        lang=locale_of(request),
-    )
+    data = _distribution(session, principal, query, lang=locale_of(request))
     header, rows = service.table_of_distribution(data)
     return _export(
         _suffix(request),
@@ -297,23 +323,11 @@ def distribution_export(
     )
 
 
-def _changes(request: Request, session: SessionDep, principal: PrincipalDep) -> ChangeRanking:
-    require_benchmark_agency(principal)
-    return service.changes(
-        session,
-        principal,
-        template_key=_default_template(session, principal, request.query_params.get("template")),
-        measure=request.query_params.get("measure", "overall"),
-        since=request.query_params.get("since"),
-        period=request.query_params.get("period"),
-        filters=_filters(request),
-        lang=locale_of(request),
-    )
-
-
 @pages.get("/changes", response_class=HTMLResponse)
-def changes_page(request: Request, session: SessionDep, principal: PrincipalDep) -> HTMLResponse:
-    data = _changes(request, session, principal)
+def changes_page(
+    request: Request, session: SessionDep, principal: PrincipalDep, query: ChangesQueryDep
+) -> HTMLResponse:
+    data = _changes(session, principal, query, lang=locale_of(request))
     context = {"data": data, "template_keys": service.template_keys(session), "query": request.url.query}
     return render(request, "benchmarks/changes.html", context, block="results")
 
@@ -321,27 +335,11 @@ def changes_page(request: Request, session: SessionDep, principal: PrincipalDep)
 @pages.get("/changes.csv")
 @pages.get("/changes.xlsx")
 @pages.get("/changes.json")
-def changes_export(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
-    data = _changes(request, session, principal)
+def changes_export(request: Request, session: SessionDep, principal: PrincipalDep, query: ChangesQueryDep) -> Response:
+    data = _changes(session, principal, query, lang=locale_of(request))
     header, rows = service.table_of_changes(data, lang=locale_of(request))
     stem = f"changes-{data.template_key}-{data.measure.key.replace(':', '-')}-{data.since}-{data.period}"
     return _export(_suffix(request), stem, header, rows, data)
-
-
-def _profile(
-    session: SessionDep, settings: SettingsDep, principal: PrincipalDep, cluster: Cluster, request: Request
-) -> Profile:
-    return service.profile(
-        session,
-        principal,
-        cluster,
-        dimensions=request.query_params.getlist("same"),
-        period=request.query_params.get("period"),
-        trend_measure=request.query_params.get("trend", "overall"),
-        since=request.query_params.get("since"),
-        min_group=settings.benchmark_min_group,
-        lang=locale_of(request),
-    )
 
 
 @pages.get("/clusters/{cluster_id}", response_class=HTMLResponse)
@@ -350,9 +348,10 @@ def profile_page(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    query: ProfileQueryDep,
     cluster: Cluster = cluster_for("results"),
 ) -> HTMLResponse:
-    data = _profile(session, settings, principal, cluster, request)
+    data = _profile(session, settings, principal, cluster, query, lang=locale_of(request))
     context = _profile_context(request, principal, cluster, data)
     return render(request, "benchmarks/profile.html", context, block="results")
 
@@ -379,10 +378,12 @@ def profile_print(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    query: ProfileQueryDep,
     cluster: Cluster = cluster_for("results"),
 ) -> HTMLResponse:
     """The comparison on paper, for whoever may see it on screen: the benchmark report."""
-    return render(request, "benchmarks/print.html", _print_context(session, settings, principal, cluster, request))
+    context = _print_context(request, session, settings, principal, cluster, query)
+    return render(request, "benchmarks/print.html", context)
 
 
 @pages.get("/clusters/{cluster_id}/report.pdf")
@@ -391,18 +392,24 @@ def profile_report(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    query: ProfileQueryDep,
     cluster: Cluster = cluster_for("results"),
 ) -> Response:
     """The print view as a PDF, in the reader's language."""
-    context = _print_context(session, settings, principal, cluster, request)
+    context = _print_context(request, session, settings, principal, cluster, query)
     filename = f"benchmark-report-{cluster.id}-{context['data'].period or 'none'}.pdf"
     return pdf.pdf_response(request, "benchmarks/print.html", context, filename=filename)
 
 
 def _print_context(
-    session: SessionDep, settings: SettingsDep, principal: PrincipalDep, cluster: Cluster, request: Request
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    cluster: Cluster,
+    query: ProfileQuery,
 ) -> dict[str, Any]:
-    data = _profile(session, settings, principal, cluster, request)
+    data = _profile(session, settings, principal, cluster, query, lang=locale_of(request))
     # Inline, so the report is one self-contained document (WeasyPrint fetches nothing over HTTP).
     radar = "data:image/svg+xml;base64," + base64.b64encode(charts.radar(data)).decode()
     return {**_profile_context(request, principal, cluster, data), "radar_src": radar}
@@ -414,9 +421,10 @@ def profile_radar(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    query: ProfileQueryDep,
     cluster: Cluster = cluster_for("results"),
 ) -> Response:
-    svg = charts.radar(_profile(session, settings, principal, cluster, request))
+    svg = charts.radar(_profile(session, settings, principal, cluster, query, lang=locale_of(request)))
     # pygal styles its chart with an inline <style>; this document runs no script and loads nothing.
     return Response(
         svg,
@@ -432,9 +440,10 @@ def profile_export(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    query: ProfileQueryDep,
     cluster: Cluster = cluster_for("results"),
 ) -> Response:
-    data = _profile(session, settings, principal, cluster, request)
+    data = _profile(session, settings, principal, cluster, query, lang=locale_of(request))
     header, rows = service.table_of_profile(data)
     return _export(fmt, f"benchmark-cluster-{cluster.id}-{data.period}", header, rows, data)
 
@@ -446,14 +455,16 @@ def trend_export(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    query: ProfileQueryDep,
     cluster: Cluster = cluster_for("results"),
 ) -> Response:
+    """The trend of the profile page's measure (its `trend`), as the page shows it."""
     data = service.trend(
         session,
         principal,
         cluster,
-        measure=request.query_params.get("trend", "overall"),
-        dimensions=request.query_params.getlist("same"),
+        measure=query.trend,
+        dimensions=query.same,
         min_group=settings.benchmark_min_group,
         lang=locale_of(request),
     )
