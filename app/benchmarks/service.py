@@ -734,30 +734,26 @@ def _cells(
     values_table: Any = BenchmarkValue.__table__  # type: ignore[attr-defined]
     entry: Any = BenchmarkEntry.__table__  # type: ignore[attr-defined]
     value, earlier = values_table.alias("value"), values_table.alias("earlier")
+    # One row per cluster, a value and a change column per measure: thousands of rows rather than one per measure.
+    columns = []
+    for key in keys:
+        columns.append(func.max(value.c.value).filter(value.c.measure == key))
+        columns.append(func.max(value.c.value - earlier.c.value).filter(value.c.measure == key))
+    heading = (pair.c.cluster_id, pair.c.round_id, pair.c.label, pair.c.status, entry.c.revision)
     statement = (
-        sa_select(
-            pair.c.cluster_id,
-            pair.c.round_id,
-            pair.c.label,
-            pair.c.status,
-            entry.c.revision,
-            value.c.measure,
-            value.c.value,
-            earlier.c.value,
-        )
+        sa_select(*heading, *columns)
         .select_from(pair)
         .outerjoin(entry, and_(entry.c.round_id == pair.c.round_id, entry.c.reopened_at.is_(None)))
         .outerjoin(value, and_(value.c.round_id == pair.c.round_id, value.c.measure.in_(keys)))
         .outerjoin(earlier, and_(earlier.c.round_id == pair.c.base_id, earlier.c.measure == value.c.measure))
         .where(pair.c.round_id.is_not(None))
+        .group_by(*heading)
     )
     out: dict[int, _Cell] = {}
-    for cid, round_id, label, status, revision, measure, got, base in session.connection().execute(statement).all():
-        cell = out.get(cid)
-        if cell is None:  # the first of the cluster's rows (one per measure)
-            cell = out[cid] = _Cell(RoundRef(round_id, label, status), revision, {})
-        if measure is not None:
-            cell.values[measure] = (got, logic.change(got, base))
+    for cid, round_id, label, status, revision, *figures in session.connection().execute(statement).all():
+        pairs = zip(keys, figures[0::2], figures[1::2], strict=True)
+        values = {key: (figure, change) for key, figure, change in pairs if figure is not None}
+        out[cid] = _Cell(RoundRef(round_id, label, status), revision, values)
     return out
 
 
