@@ -7,16 +7,11 @@ here, one row per round and measure. A cluster's roll-up is recomputed when its 
 (`Cluster.data_revision`) moves past the one it was computed from (see app/benchmarks/service.py).
 """
 
-from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Index, Text, UniqueConstraint, event, orm, update
-from sqlalchemy.orm import ORMExecuteState
-from sqlmodel import Field, Session, SQLModel, col
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
 
-from app.audit.models import AuditEvent
-from app.clusters.models import Cluster, Participant
 from app.timeutil import timestamp
 
 
@@ -41,34 +36,6 @@ class BenchmarkSource(SQLModel, table=True):
     cluster_id: int = Field(foreign_key="cluster.id", primary_key=True)
     revision: int
     refreshed_at: datetime = timestamp()
-
-
-# Here rather than in service.py because every process that writes data loads the models. Every change that moves
-# a score is audited (submissions, corrections, KPI values and settings, round status, deactivations, template
-# upgrades); participants count as well (the per_member denominators), and adding one is not audited.
-@event.listens_for(Session, "after_flush")
-def _raise_data_revisions(session: Session, _flush: Any) -> None:
-    """In SQL (revision + 1), so that two processes changing one cluster at once both count; in the flush, so
-    that no service function can change the data and forget it."""
-    changed = {row.cluster_id for row in session.new if isinstance(row, AuditEvent | Participant)}
-    changed |= {row.cluster_id for row in session.dirty if isinstance(row, Participant) and session.is_modified(row)}
-    _raise(session, changed)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _raise_data_revisions_of_bulk_events(state: ORMExecuteState) -> None:
-    """Audit events written in one statement (`session.execute(insert(AuditEvent), rows)`) skip the flush."""
-    if state.is_insert and state.bind_mapper is not None and state.bind_mapper.class_ is AuditEvent:
-        parameters = state.parameters or {}
-        rows = [parameters] if isinstance(parameters, Mapping) else parameters
-        _raise(state.session, {row.get("cluster_id") for row in rows})
-
-
-def _raise(session: orm.Session, cluster_ids: set[int | None]) -> None:
-    changed = cluster_ids - {None}
-    if changed:
-        raised = col(Cluster.data_revision) + 1
-        session.connection().execute(update(Cluster).where(col(Cluster.id).in_(changed)).values(data_revision=raised))
 
 
 class BenchmarkEntry(SQLModel, table=True):

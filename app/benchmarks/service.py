@@ -5,8 +5,8 @@ Roll-ups (app/benchmarks/models.py) hold, per round, the core scores the scoring
 own KPIs) and the raw values of template KPIs, `per_member` counts divided by the cluster's member
 firms. A closed round's roll-up is frozen when it closes (`freeze_round`, with the cluster's benchmark
 attributes: its entry of the period). The others are recomputed, one round at a time, when the cluster's data
-revision moves (`Cluster.data_revision`, raised at every flush that audits a change of the cluster or touches a
-participant, app/benchmarks/models.py), by app/benchmarks/refresher.py in the background: reading a benchmark
+revision moves (`Cluster.data_revision`, raised by every audited change of the cluster and by a participant
+added: app/audit/service.py `data_changed`), by app/benchmarks/refresher.py in the background: reading a benchmark
 writes no roll-up, and says how current its figures are (`freshness`, one statement comparing revisions). No
 other domain has to call in here when its data changes.
 

@@ -33,8 +33,8 @@ class Cluster(SQLModel, table=True):
     # Raised (in SQL, by clusters.service) with every change to what the cluster's scorecard is built from: its
     # KPI rows, its template version. Every member request finds its built scorecard by it.
     scorecard_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    # Raised (in SQL, by app/benchmarks/models.py) with every audited change of the cluster's data and every
-    # participant added or changed: the benchmark roll-ups are current when computed from this revision. Read it
+    # Raised (in SQL, by app/audit/service.py data_changed) with every audited change of the cluster's data and
+    # every participant added: the benchmark roll-ups are current when computed from this revision. Read it
     # in SQL; a Cluster loaded earlier in the session may hold an older value.
     data_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = timestamp()

@@ -451,6 +451,7 @@ def add_participant(session: Session, cluster: Cluster, data: ParticipantCreate)
     participant = Participant(cluster_id=cluster.id, **data.model_dump(mode="json"))
     session.add(participant)
     session.flush()
+    audit.data_changed(session, {cluster.id})  # not audited, but it changes the per-member denominators
     return participant
 
 

@@ -4,17 +4,15 @@ the benchmark pages say how current their figures are."""
 import time
 
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from app.audit.models import AuditEvent
+from app.audit import service as audit_service
 from app.benchmarks import refresher, service
 from app.clusters import service as cluster_service
 from app.clusters.models import Cluster
 from app.config import Settings
 from app.main import create_app
-from app.timeutil import utcnow
 from tests import factories
 from tests.integration.benchmarks.world import rated_cluster, score_of
 
@@ -88,8 +86,10 @@ def test_changes_that_move_scores_raise_the_clusters_data_revision(session: Sess
     assert revisions() == (start + 1, other_start)
     cluster_service.deactivate_participant(session, member, actor="test")
     assert revisions() == (start + 2, other_start)
-    event = {"at": utcnow(), "actor": "test", "action": "kpi_value_set", "entity": "round", "entity_id": 1}
-    session.execute(insert(AuditEvent), [{**event, "cluster_id": cluster.id}, {**event, "cluster_id": None}])
+    event = {"actor": "test", "action": "kpi_value_set", "entity": "round", "entity_id": 1}
+    audit_service.record_all(
+        session, [audit_service.event(**event, cluster_id=cluster.id), audit_service.event(**event, cluster_id=None)]
+    )
     assert revisions() == (start + 3, other_start)
     session.exec(select(Cluster)).all()  # reading changes nothing
     assert revisions() == (start + 3, other_start)
