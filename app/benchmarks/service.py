@@ -1630,9 +1630,10 @@ def write_promoted(session: Session, *, spec: TemplateSpec, text: str, directory
     name = f"{spec.key}-v{spec.version}.yaml"
     path = directory / name
     if path.exists():
-        raise InvalidInput(f"{name} already exists in the scorecards directory.")
-    path.write_text(text, encoding="utf-8")
+        raise InvalidInput("%(file)s already exists in the scorecards directory.", file=name)
+    # Loaded first: should loading fail, no file is left behind to block the next attempt.
     scorecard_service.load_spec(session, spec, source_file=name)
+    path.write_text(text, encoding="utf-8")
     return name
 
 

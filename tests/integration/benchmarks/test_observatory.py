@@ -92,6 +92,16 @@ def test_observatory_groups_alike_indicators_and_promotes_them(
     session.commit()  # end the test's read transaction: SQLite keeps its snapshot until then
     session.expire_all()
     assert scorecard_service.latest_version(session, "thai-food-cluster").version == "1.3"
+    # A file of the next version's name already there (written by hand, say) is never overwritten: refused in
+    # the reader's language, the file as it was, no version loaded.
+    taken = settings.scorecards_dir / "thai-food-cluster-v1.4.yaml"
+    taken.write_text("# kept by hand\n", encoding="utf-8")
+    again = client.post("/benchmarks/observatory/promote", data=form, headers={**admin_h, "Accept-Language": "fr"})
+    assert again.status_code == 422
+    assert "thai-food-cluster-v1.4.yaml existe déjà" in again.text
+    assert taken.read_text(encoding="utf-8") == "# kept by hand\n"
+    session.expire_all()
+    assert scorecard_service.latest_version(session, "thai-food-cluster").version == "1.3"
 
 
 def test_promotion_needs_a_choice(client: TestClient, session: Session) -> None:
