@@ -1149,26 +1149,30 @@ WITH entry AS (
     WHERE p.cluster_id <> ALL(CAST(:exclude AS int[]))
 )
 """
-# The tally of peers with a value (or a change) per measure asked: by viewer's cluster, mask and group.
-_PG_FAMILY_TALLY = text(
+# One statement reads the frozen entries once and returns two kinds of row. Tally rows (a measure): the peers with a
+# value (or a change) per measure asked, by viewer's cluster, mask and whether they are in the group asked for.
+# Group rows (no measure): the peers of the group asked for, with the entries they contribute.
+_PG_FAMILY = text(
     _PG_PEERS
     + f""", around AS MATERIALIZED (
     SELECT p.slice, p.round_id, p.base_id, p.in_group, o.cluster_id, {_pg_mask("p", "o")} AS mask
     FROM peer p JOIN mine o ON o.slice = p.slice
 ), ask AS (
     SELECT * FROM unnest(CAST(:a_slice AS int[]), CAST(:a_measure AS text[])) AS t(slice, measure)
+), tally AS (
+    SELECT a.slice, a.measure, p.cluster_id, p.mask, p.in_group, count(*) AS n
+    FROM ask a JOIN around p ON p.slice = a.slice
+    JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = a.measure
+    LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = a.measure
+    WHERE p.base_id IS NULL OR b.value IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5
 )
-SELECT a.slice, a.measure, p.cluster_id, p.mask, p.in_group, count(*)
-FROM ask a JOIN around p ON p.slice = a.slice
-JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = a.measure
-LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = a.measure
-WHERE p.base_id IS NULL OR b.value IS NOT NULL
-GROUP BY 1, 2, 3, 4, 5
+SELECT slice, measure, cluster_id, mask, in_group, n,
+       NULL::int AS round_id, NULL::int AS revision, NULL::int AS base_id, NULL::int AS base_revision
+FROM tally
+UNION ALL
+SELECT slice, NULL, cluster_id, NULL, NULL, NULL, round_id, revision, base_id, base_revision FROM peer WHERE in_group
 """
-)
-# The peers of the group asked for, with the entries they contribute.
-_PG_FAMILY_GROUP = text(
-    _PG_PEERS + "SELECT slice, cluster_id, round_id, revision, base_id, base_revision FROM peer WHERE in_group"
 )
 
 
@@ -1183,8 +1187,8 @@ def _postgres_family(
     dims: int,
     asks: Sequence[Ask],
 ) -> _Family:
-    """The same tallies and groups computed by PostgreSQL: a few rows per measure come back, and one per peer of
-    the group asked for."""
+    """The same tallies and groups computed by PostgreSQL in one statement: a few rows per measure come back, and
+    one per peer of the group asked for."""
     slices = _slices(asks)
     slice_ids = {sl: i for i, sl in enumerate(slices)}
     parameters = {
@@ -1198,15 +1202,16 @@ def _postgres_family(
         "exclude": sorted(exclude),
         "dims": dims,
     }
-    conn = session.connection()
     tallies: dict[Ask, dict[tuple[int, int, bool], int]] = {ask: {} for ask in asks}
-    asked = {"a_slice": [slice_ids[sl] for sl, _key in asks], "a_measure": [key for _sl, key in asks]}
-    for slice_id, key, around, mask, in_group, n in conn.execute(_PG_FAMILY_TALLY, {**parameters, **asked}):
-        tallies[(slices[slice_id], key)][(around, mask, in_group)] = n
     groups: dict[Slice, Group] = {sl: {} for sl in slices}
-    for slice_id, cid, round_id, revision, base_id, base_revision in conn.execute(_PG_FAMILY_GROUP, parameters):
-        base = None if base_id is None else (base_id, base_revision)
-        groups[slices[slice_id]][cid] = ((round_id, revision), base)
+    asked = {"a_slice": [slice_ids[sl] for sl, _key in asks], "a_measure": [key for _sl, key in asks]}
+    rows = session.connection().execute(_PG_FAMILY, {**parameters, **asked})
+    for slice_id, key, cid, mask, in_group, n, round_id, revision, base_id, base_revision in rows:
+        if key is not None:  # a tally row: `cid` is the viewer's cluster the mask is around
+            tallies[(slices[slice_id], key)][(cid, mask, in_group)] = n
+        else:  # a group row: `cid` is a peer of the group asked for
+            base = None if base_id is None else (base_id, base_revision)
+            groups[slices[slice_id]][cid] = ((round_id, revision), base)
     return _Family(tallies, groups)
 
 
