@@ -6,7 +6,6 @@ error, so a failed request writes nothing at all. SQLite for one process, Postgr
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, nullcontext
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -88,15 +87,9 @@ class DatabaseTurns:
         return nullcontext() if self._sqlite and not writes else self._turns
 
 
-@lru_cache(maxsize=8)
-def _writing(engine: Engine) -> Engine:
-    # Made once per engine rather than once per request that changes data.
-    return engine.execution_options(**{WRITES: True})
-
-
 def open_session(engine: Engine, *, writes: bool) -> Session:
     """A session; one that `writes` takes SQLite's write lock as its transaction begins (its first statement)."""
-    return Session(_writing(engine) if writes else engine, expire_on_commit=False)
+    return Session(engine.execution_options(**{WRITES: True}) if writes else engine, expire_on_commit=False)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -9,7 +9,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, func, or_
+from sqlalchemy import delete, func, or_
 from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -263,45 +263,17 @@ def start_login_session(session: Session, user: User, *, now: datetime | None = 
 Secret = TypeVar("Secret", ApiToken, LoginSession)
 
 
-def _secret_with_user(model: type[Secret]) -> Any:
-    return (
-        select(model, User)
-        .join(User, col(User.id) == col(model.user_id))
-        .where(col(model.token_hash) == bindparam("hash"))
-    )
-
-
-# The lookups every request makes to know who is asking, built once: building a statement costs about as much as
-# running it (docs/benchmarks.md). Bound parameters keep SQLAlchemy's cache key with the statement. They are
-# still run on every request: a session ends at once when its row says so.
-_SECRET_WITH_USER: dict[type, Any] = {
-    ApiToken: _secret_with_user(ApiToken),
-    LoginSession: _secret_with_user(LoginSession),
-}
-_GRANTS_OF = select(Grant).where(Grant.user_id == bindparam("user_id")).order_by(col(Grant.id))
-_MEMBER_BY_LINK = (
-    select(MemberLink, Participant)
-    .join(Participant, col(Participant.id) == col(MemberLink.participant_id))
-    .where(MemberLink.id == bindparam("link_id"), MemberLink.participant_id == bindparam("participant_id"))
-)
-_MEMBER_BY_TOKEN = (
-    select(MemberLink, Participant)
-    .join(Participant, col(Participant.id) == col(MemberLink.participant_id))
-    .where(MemberLink.token_hash == bindparam("hash"))
-)
-_MEMBER_BY_REGISTRATION = (
-    select(Participant)
-    .join(Registration, col(Registration.participant_id) == col(Participant.id))
-    .where(Registration.id == bindparam("registration_id"), Participant.id == bindparam("participant_id"))
-)
-
-
 def _with_user(session: Session, model: type[Secret], secret: str) -> tuple[Secret, User] | None:
     """The row a secret of a user names (an API token, a session key), with the user: one lookup of its hash.
     Longer input cannot be a secret we issued, and costs neither a hash nor a query."""
     if not secret or len(secret) > _MAX_TOKEN_LENGTH:
         return None
-    row = session.exec(_SECRET_WITH_USER[model], params={"hash": security.token_hash(secret)}).first()
+    statement = (
+        select(model, User)
+        .join(User, col(User.id) == col(model.user_id))
+        .where(col(model.token_hash) == security.token_hash(secret))
+    )
+    row = session.exec(statement).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -458,7 +430,7 @@ def revoke_grant(
 
 
 def grants_of(session: Session, user: User) -> list[Grant]:
-    return list(session.exec(_GRANTS_OF, params={"user_id": user.id}))
+    return list(session.exec(select(Grant).where(Grant.user_id == user.id).order_by(col(Grant.id))))
 
 
 def roles_for_cluster(session: Session, user: User, cluster_id: int) -> set[str]:
@@ -594,7 +566,12 @@ def link_for_token(session: Session, token: str, now: datetime | None = None) ->
     """None for unknown, revoked or expired links, and for participants set inactive by the facilitator."""
     if not token or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    row = session.exec(_MEMBER_BY_TOKEN, params={"hash": security.token_hash(token)}).first()
+    statement = (
+        select(MemberLink, Participant)
+        .join(Participant, col(Participant.id) == col(MemberLink.participant_id))
+        .where(MemberLink.token_hash == security.token_hash(token))
+    )
+    row = session.exec(statement).first()
     if row is None or not _link_holds(row[0], row[1], _now(now)):
         return None
     return row[0], row[1]
@@ -622,11 +599,20 @@ def member_of_session(
     reissued or expired) or the registration with a join code; and while the participant is active. A session
     that names neither (opened before sessions named them) has ended."""
     if link_id is not None:
-        row = session.exec(_MEMBER_BY_LINK, params={"link_id": link_id, "participant_id": participant_id}).first()
+        statement = (
+            select(MemberLink, Participant)
+            .join(Participant, col(Participant.id) == col(MemberLink.participant_id))
+            .where(MemberLink.id == link_id, MemberLink.participant_id == participant_id)
+        )
+        row = session.exec(statement).first()
         return row[1] if row is not None and _link_holds(row[0], row[1], _now(now)) else None
     if registration_id is not None:
-        params = {"registration_id": registration_id, "participant_id": participant_id}
-        participant = session.exec(_MEMBER_BY_REGISTRATION, params=params).first()
+        registered = (
+            select(Participant)
+            .join(Registration, col(Registration.participant_id) == col(Participant.id))
+            .where(Registration.id == registration_id, Participant.id == participant_id)
+        )
+        participant = session.exec(registered).first()
         return participant if participant is not None and participant.active else None
     return None
 

@@ -43,9 +43,6 @@ _LATEST_CHANGES = select(AnswerChange.field, AnswerChange.client_at).where(
     col(AnswerChange.applied),
     col(AnswerChange.field).in_(bindparam("fields", expanding=True)),
 )
-# What the member's pages show (read): every answer and rating of the response.
-_ALL_ANSWERS_OF = select(Answer).where(Answer.response_id == bindparam("response_id")).order_by(col(Answer.id))
-_ALL_RATINGS_OF = select(CsfRating).where(CsfRating.response_id == bindparam("response_id")).order_by(col(CsfRating.id))
 
 
 def get_response(session: Session, response_id: int) -> Response:
@@ -494,9 +491,9 @@ def submit(session: Session, response: Response, *, client_id: str | None, actor
 
 
 def read(session: Session, response: Response) -> ResponseRead:
+    answers = session.exec(select(Answer).where(Answer.response_id == response.id).order_by(col(Answer.id)))
+    ratings = session.exec(select(CsfRating).where(CsfRating.response_id == response.id).order_by(col(CsfRating.id)))
     assert response.id is not None
-    answers = session.exec(_ALL_ANSWERS_OF, params={"response_id": response.id})
-    ratings = session.exec(_ALL_RATINGS_OF, params={"response_id": response.id})
     return ResponseRead.model_validate(
         {
             "id": response.id,
