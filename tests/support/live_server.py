@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from app import migrate
 from app.config import ROOT
-from app.db import make_engine
+from app.db import WRITES, make_engine
 from app.scorecards import service as scorecard_service
 
 
@@ -79,7 +79,10 @@ def live_server(workdir: Path, *, environment: str = "test", env: dict[str, str]
         )
         try:
             _wait_until_up(url, process, log)
-            yield LiveServer(url, engine, log)
+            # The test's sessions write beside the server's own (its benchmark refresher, a request still
+            # finishing): begun IMMEDIATE like the app's writing requests, they wait for SQLite's write lock on
+            # busy_timeout instead of failing on a snapshot another commit made stale ("database is locked").
+            yield LiveServer(url, engine.execution_options(**{WRITES: True}), log)
         finally:
             process.terminate()
             process.wait(timeout=10)
