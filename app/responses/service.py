@@ -196,9 +196,10 @@ def save_draft(
             )
             row.value_num, row.value_text, row.updated_at = num, text, now
 
-    ratings = stored if stored is not None else {}
-    if stored is None and not new:
-        ratings = stored_ratings(session, response, [r.csf_key for r in draft.ratings])
+    if stored is not None:
+        ratings = stored
+    else:
+        ratings = {} if new else stored_ratings(session, response, [r.csf_key for r in draft.ratings])
     for rating in draft.ratings:
         existing = ratings.get(rating.csf_key)
         after = {"csf_key": rating.csf_key, "rating": rating.rating, "comment": rating.comment}
@@ -372,8 +373,7 @@ def save_change(
         ratings=[_newer_halves(r, ratings.get(r.csf_key), newer) for r in draft.ratings if _touches(r, newer)],
     )
     if applied.answers or applied.ratings:
-        save = {"scorecard": scorecard, "actor": actor, "locale": locale, "stored": ratings, "new": new}
-        save_draft(session, response, applied, **save)  # type: ignore[arg-type]
+        save_draft(session, response, applied, scorecard=scorecard, actor=actor, locale=locale, stored=ratings, new=new)
     _record(session, response, change, fields, newer, actor=actor, cluster_id=scorecard.cluster_id)
 
 
@@ -381,8 +381,13 @@ def register_change(session: Session, response: Response, change: Change) -> Non
     """Remember the change's id with its content, so that it is never applied twice (find_change)."""
     assert response.id is not None
     if change.client_id is not None:
-        row = {"client_id": change.client_id, "response_id": response.id, "content_sha256": change.digest}
-        session.execute(insert(ClientChange), row | {"received_at": utcnow()})
+        row = {
+            "client_id": change.client_id,
+            "response_id": response.id,
+            "content_sha256": change.digest,
+            "received_at": utcnow(),
+        }
+        session.execute(insert(ClientChange), row)
 
 
 def _draft_fields(draft: ResponseDraft) -> dict[str, str]:
