@@ -17,6 +17,7 @@ PostgreSQL from BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432
 """
 
 import argparse
+import hashlib
 import math
 import os
 import random
@@ -220,16 +221,19 @@ def generate_rollups(conn: psycopg.Connection[Any], spec: Any, version_id: int, 
     values = 0
     with conn.cursor() as cur:
         clusters = _programme(cur, args, rng, now, version_id)
+        listed = " ".join(sorted(keys))  # every entry has a value for every measure: one set
+        present = hashlib.sha256(listed.encode()).hexdigest()
+        cur.execute("INSERT INTO benchmark_measure_set (fingerprint, measures) VALUES (%s, %s)", (present, listed))
         with cur.copy(
             "COPY benchmark_entry (round_id, cluster_id, period, period_end, programme_id, sector, country, region,"
-            " typology, stage, revision, frozen_at) FROM STDIN"
+            " typology, stage, revision, measure_set, frozen_at) FROM STDIN"
         ) as copy:
             for cid, _p, _name, sector, country, region, typology, stage, *_rest in clusters:
                 for r in range(args.rounds):
                     _start, end = PERIODS[r % len(PERIODS)]
                     period = f"{end.year}-H{1 if end.month <= 6 else 2}"
                     where = (1, sector, country, region, typology, stage)
-                    copy.write_row(((cid - 1) * args.rounds + r + 1, cid, period, end, *where, 1, now))
+                    copy.write_row(((cid - 1) * args.rounds + r + 1, cid, period, end, *where, 1, present, now))
         with cur.copy("COPY benchmark_value (round_id, cluster_id, measure, value) FROM STDIN") as copy:
             for c in range(1, args.clusters + 1):
                 for r in range(args.rounds):

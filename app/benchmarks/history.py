@@ -140,7 +140,7 @@ def _record(session: Session, audience: str, candidates: Sequence[Candidate]) ->
     texts = {c.fingerprint: c.members_text for c in candidates}
     # A group is shared by every audience shown it; another audience's request may be adding it right now.
     groups = [{"fingerprint": f, "members": t} for f, t in texts.items()]
-    session.connection().execute(_insert_new(session, BenchmarkReleaseGroup, ["fingerprint"]), groups)
+    session.connection().execute(insert_new(session, BenchmarkReleaseGroup, ["fingerprint"]), groups)
     known = dict(
         session.connection()
         .execute(
@@ -164,7 +164,7 @@ def _record(session: Session, audience: str, candidates: Sequence[Candidate]) ->
     session.connection().execute(insert(BenchmarkRelease), list(rows.values()))
 
 
-def _insert_new(session: Session, table: type[SQLModel], keys: list[str]) -> Any:
+def insert_new(session: Session, table: type[SQLModel], keys: list[str]) -> Any:
     """INSERT that skips rows whose unique `keys` exist already (both databases spell it ON CONFLICT DO NOTHING)."""
     dialect = session.get_bind().dialect.name
     statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

@@ -38,11 +38,26 @@ class BenchmarkSource(SQLModel, table=True):
     refreshed_at: datetime = timestamp()
 
 
+class BenchmarkMeasureSet(SQLModel, table=True):
+    """The measures some frozen entries have a value for (sorted keys, space-separated), found by the fingerprint
+    of that text. Entries share their set, usually every measure of their template, so counting peers by it
+    groups thousands of entries into a few sets."""
+
+    __tablename__ = "benchmark_measure_set"
+
+    fingerprint: str = Field(primary_key=True, max_length=64)
+    measures: str = Field(sa_type=Text)
+
+
 class BenchmarkEntry(SQLModel, table=True):
     """A closed round as benchmarks compare it, frozen when the round closes (docs/disclosure.md, rule 2): its
     values (benchmark_value rows, no longer recomputed), its period and the cluster's benchmark attributes at
     that moment. Reopening the round sets `reopened_at` and takes it out of every peer group; closing it again
-    freezes it anew as the next revision."""
+    freezes it anew as the next revision.
+
+    `measure_set` names the measures the entry has a value for: the differencing control counts, for every group
+    around a viewer, the peers with a value per measure, and at programme scale reading that from the entries
+    instead of from every peer's values is the difference between milliseconds and seconds."""
 
     __tablename__ = "benchmark_entry"
 
@@ -57,6 +72,7 @@ class BenchmarkEntry(SQLModel, table=True):
     typology: str | None = Field(default=None, max_length=40)
     stage: str | None = Field(default=None, max_length=40)
     revision: int = 1
+    measure_set: str = Field(foreign_key="benchmark_measure_set.fingerprint", max_length=64)
     frozen_at: datetime = timestamp()
     reopened_at: datetime | None = timestamp(nullable=True)
 

@@ -16,6 +16,7 @@ come into Python for the disclosure control (docs/disclosure.md). On SQLite the 
 computed in Python from the period's roll-up values (logic.released_quartiles on both paths).
 """
 
+import hashlib
 import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,7 +32,7 @@ from sqlmodel import Session, and_, col, false, or_, select
 from app.auth import policy
 from app.auth.principal import Principal
 from app.benchmarks import history, logic
-from app.benchmarks.models import BenchmarkEntry, BenchmarkSource, BenchmarkValue
+from app.benchmarks.models import BenchmarkEntry, BenchmarkMeasureSet, BenchmarkSource, BenchmarkValue
 from app.benchmarks.schemas import (
     ChangeRanking,
     ChangeRead,
@@ -171,17 +172,33 @@ def freeze_round(session: Session, round_: Round, cluster: Cluster) -> Benchmark
         session.execute(insert(BenchmarkValue), rows)
     created = round_.created_at.date()
     entry = session.get(BenchmarkEntry, round_.id) or BenchmarkEntry(
-        round_id=round_.id, cluster_id=cluster.id, period="", period_end=created, programme_id=0, revision=0
+        round_id=round_.id,
+        cluster_id=cluster.id,
+        period="",
+        period_end=created,
+        programme_id=0,
+        revision=0,
+        measure_set="",
     )
     entry.period = logic.period_of(round_.period_start, round_.period_end, created)
     entry.period_end = round_.period_end or round_.period_start or created
     entry.programme_id, entry.sector, entry.country = cluster.programme_id, cluster.sector, cluster.country
     entry.region, entry.typology, entry.stage = cluster.region, cluster.typology, cluster.stage
+    entry.measure_set = _measure_set(session, [row["measure"] for row in rows])
     entry.revision += 1
     entry.frozen_at, entry.reopened_at = utcnow(), None
     session.add(entry)
     session.flush()
     return entry
+
+
+def _measure_set(session: Session, measures: Iterable[str]) -> str:
+    """The fingerprint of the set of these measures, recorded if it is new (another request may record it too)."""
+    listed = " ".join(sorted(measures))
+    fingerprint = hashlib.sha256(listed.encode()).hexdigest()
+    new = history.insert_new(session, BenchmarkMeasureSet, ["fingerprint"])
+    session.connection().execute(new, [{"fingerprint": fingerprint, "measures": listed}])
+    return fingerprint
 
 
 def thaw_round(session: Session, round_: Round) -> None:
@@ -366,11 +383,13 @@ def _all_periods(session: Session, cluster_ids: Sequence[int], *, closed_only: b
 
 @dataclass(frozen=True)
 class Frozen:
-    """A cluster's frozen entry in a period: the round that counts and the attributes it was frozen with."""
+    """A cluster's frozen entry in a period: the round that counts, the attributes it was frozen with and the
+    measures it has a value for."""
 
     round_id: int
     revision: int
     peer: logic.Peer
+    measures: frozenset[str]
 
     @property
     def contribution(self) -> logic.Contribution:
@@ -383,28 +402,34 @@ def _entries_by_period(session: Session, cluster_ids: Sequence[int]) -> dict[int
         return {}
     e = BenchmarkEntry
     # Core rows, not ORM objects: thousands of entries per view, no identity map to fill.
-    statement = sa_select(
-        col(e.cluster_id),
-        col(e.period),
-        col(e.period_end),
-        col(e.round_id),
-        col(e.revision),
-        col(e.programme_id),
-        col(e.sector),
-        col(e.country),
-        col(e.region),
-        col(e.typology),
-        col(e.stage),
-    ).where(_among(session, col(e.cluster_id), cluster_ids), col(e.reopened_at).is_(None))
+    statement = (
+        sa_select(
+            col(e.cluster_id),
+            col(e.period),
+            col(e.period_end),
+            col(e.round_id),
+            col(e.revision),
+            col(e.programme_id),
+            col(e.sector),
+            col(e.country),
+            col(e.region),
+            col(e.typology),
+            col(e.stage),
+            col(BenchmarkMeasureSet.measures),
+        )
+        .join(BenchmarkMeasureSet, col(BenchmarkMeasureSet.fingerprint) == col(e.measure_set))
+        .where(_among(session, col(e.cluster_id), cluster_ids), col(e.reopened_at).is_(None))
+    )
     chosen: dict[tuple[int, str], Any] = {}
     for row in session.connection().execute(statement).all():
         key = (row[0], row[1])
         if key not in chosen or (row[2], row[3]) > (chosen[key][2], chosen[key][3]):
             chosen[key] = row
     out: dict[int, dict[str, Frozen]] = defaultdict(dict)
-    for (cluster_id, period), (_c, _p, _end, round_id, revision, programme_id, *where) in chosen.items():
+    for (cluster_id, period), (_c, _p, _end, round_id, revision, programme_id, *where, present) in chosen.items():
         attributes = dict(zip(logic.DIMENSIONS, [str(programme_id), *where], strict=True))
-        out[cluster_id][period] = Frozen(round_id, revision, logic.Peer(cluster_id, attributes))
+        peer = logic.Peer(cluster_id, attributes)
+        out[cluster_id][period] = Frozen(round_id, revision, peer, frozenset(present.split()))
     return out
 
 
@@ -444,24 +469,32 @@ Pick = Mapping[int, tuple[int, int | None]]  # cluster id -> its round in the pe
 
 
 class _SliceData:
-    """The roll-up values a comparison reads: the viewed cluster's own values, which clusters have a value for
-    each measure, and peer statistics for chosen groups of clusters (`stats`)."""
+    """The roll-up values a comparison reads, for each measure of each slice asked: the viewed cluster's own
+    value, which clusters have a value, and the statistics of the slice's group (`groups`) among those with a
+    value. Computed for every ask at once; the caller shows only the statistics the disclosure rules release."""
 
     own: dict[Ask, float | None]
     having: dict[Ask, frozenset[int]]
-
-    def stats(self, requests: Mapping[Ask, frozenset[int]]) -> dict[Ask, logic.PeerStats | None]:
-        raise NotImplementedError
+    stats: dict[Ask, logic.PeerStats | None]
 
 
 class _PythonSliceData(_SliceData):
     """Portable (SQLite): the values come into Python, one float per cluster and measure, and logic.peer_stats
     computes the same figures PostgreSQL does."""
 
-    def __init__(self, session: Session, picks: Mapping[Slice, Pick], asks: Sequence[Ask], own_id: int, *, exact: bool):
+    def __init__(
+        self,
+        session: Session,
+        picks: Mapping[Slice, Pick],
+        asks: Sequence[Ask],
+        own_id: int,
+        groups: Mapping[Slice, frozenset[int]],
+        *,
+        exact: bool,
+    ):
         rounds = {r for pick in picks.values() for pair in pick.values() for r in pair if r is not None}
         values = _values(session, rounds, sorted({key for _, key in asks}))
-        self.by_ask: dict[Ask, dict[int, float]] = {}
+        by_ask: dict[Ask, dict[int, float]] = {}
         for ask in asks:
             got: dict[int, float] = {}
             for cid, (rid, base) in picks[ask[0]].items():
@@ -470,60 +503,62 @@ class _PythonSliceData(_SliceData):
                     value = logic.change(value, values.get(base, {}).get(ask[1]))
                 if value is not None:
                     got[cid] = value
-            self.by_ask[ask] = got
-        self.own = {ask: got.get(own_id) for ask, got in self.by_ask.items()}
-        self.having = {ask: frozenset(got) for ask, got in self.by_ask.items()}
-        self.exact = exact
-
-    def stats(self, requests: Mapping[Ask, frozenset[int]]) -> dict[Ask, logic.PeerStats | None]:
-        return {
-            ask: logic.peer_stats([self.by_ask[ask][cid] for cid in members], self.own[ask], exact=self.exact)
-            for ask, members in requests.items()
+            by_ask[ask] = got
+        self.own = {ask: got.get(own_id) for ask, got in by_ask.items()}
+        self.having = {ask: frozenset(got) for ask, got in by_ask.items()}
+        self.stats = {
+            ask: logic.peer_stats([v for cid, v in got.items() if cid in groups[ask[0]]], self.own[ask], exact=exact)
+            for ask, got in by_ask.items()
         }
 
 
-# The clusters' rounds per slice (`pick`) and the measures asked per slice (`ask`) arrive as arrays; `val` is each
-# cluster's value, or its change when the slice has an earlier round (`base_id`). The long integer arrays travel
-# as comma-separated text: psycopg builds a list parameter in Python, ten times slower for 40,000 numbers.
+# The clusters' rounds per slice (`pick`), the measures asked per slice (`ask`) and the group of each slice
+# (`member`) arrive as arrays; `got` reads each round's values of the measures asked of its slice (one index probe
+# per round, not per round and measure), or their changes when the slice has an earlier round (`base_id`). The
+# long integer arrays travel as comma-separated text: psycopg builds a list parameter in Python, ten times slower
+# for 40,000 numbers.
 _PG_VALUES = """
 WITH pick AS (
     SELECT * FROM unnest(string_to_array(:p_slice, ',')::int[], string_to_array(:p_cluster, ',')::int[],
                          string_to_array(:p_round, ',')::int[], string_to_array(:p_base, ',', '')::int[])
         AS t(slice, cluster_id, round_id, base_id)
 ), ask AS (
-    SELECT * FROM unnest(CAST(:a_tag AS int[]), CAST(:a_slice AS int[]), CAST(:a_measure AS text[]))
-        AS t(tag, slice, measure)
+    SELECT * FROM unnest(CAST(:a_slice AS int[]), CAST(:a_measure AS text[])) AS t(slice, measure)
 ), member AS (
-    SELECT * FROM unnest(string_to_array(:m_tag, ',')::int[], string_to_array(:m_cluster, ',')::int[])
-        AS t(tag, cluster_id)
-), val AS (
-    SELECT a.tag, a.slice, a.measure, p.cluster_id,
+    SELECT * FROM unnest(string_to_array(:m_slice, ',')::int[], string_to_array(:m_cluster, ',')::int[])
+        AS t(slice, cluster_id)
+), asked AS (
+    SELECT slice, array_agg(measure) AS measures FROM ask GROUP BY slice
+), got AS MATERIALIZED (
+    SELECT p.slice, p.cluster_id, v.measure,
            CASE WHEN p.base_id IS NULL THEN v.value ELSE v.value - b.value END AS value
-    FROM ask a JOIN pick p ON p.slice = a.slice {members}
-    JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = a.measure
-    LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = a.measure
+    FROM pick p JOIN asked s ON s.slice = p.slice
+    JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = ANY(s.measures)
+    LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = v.measure
     WHERE p.base_id IS NULL OR b.value IS NOT NULL
+), val AS MATERIALIZED (
+    SELECT g.*, m.cluster_id IS NOT NULL AS in_group
+    FROM got g LEFT JOIN member m ON m.slice = g.slice AND m.cluster_id = g.cluster_id
 )
 """
-# Which clusters have a value (a count; the few clusters are listed only where some lack one) and the own value.
-_PG_HAVING = text(
-    _PG_VALUES.format(members="")
-    + "SELECT slice, measure, count(*), max(value) FILTER (WHERE cluster_id = :own) FROM val GROUP BY slice, measure"
-)
-_PG_PRESENT = text(_PG_VALUES.format(members="") + "SELECT slice, measure, cluster_id FROM val")
-# A group's size, its inclusive quartiles and whether each equals a peer's value (logic.released_quartiles), in
-# one statement for every group and measure asked: only three figures per measure leave the database.
-_PG_STATS = text(
-    _PG_VALUES.format(members="JOIN member m ON m.tag = a.tag AND m.cluster_id = p.cluster_id")
+# Per measure asked: how many clusters have a value, the own value, and the group's size, inclusive quartiles
+# and whether each equals a peer's value (logic.released_quartiles): a row per measure leaves the database.
+_PG_SLICE = text(
+    _PG_VALUES
     + """, stats AS (
-    SELECT tag, measure, count(*) AS n, percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value) AS q
-    FROM val GROUP BY tag, measure
+    SELECT slice, measure, count(*) AS having, max(value) FILTER (WHERE cluster_id = :own) AS own,
+           count(*) FILTER (WHERE in_group) AS n,
+           percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value) FILTER (WHERE in_group) AS q
+    FROM val GROUP BY slice, measure
 )
-SELECT s.tag, s.measure, s.n, s.q, bool_or(v.value = s.q[1]), bool_or(v.value = s.q[2]), bool_or(v.value = s.q[3])
-FROM stats s JOIN val v ON v.tag = s.tag AND v.measure = s.measure
-GROUP BY s.tag, s.measure, s.n, s.q
+SELECT s.slice, s.measure, s.having, s.own, s.n, s.q, bool_or(v.value = s.q[1]) FILTER (WHERE v.in_group),
+       bool_or(v.value = s.q[2]) FILTER (WHERE v.in_group), bool_or(v.value = s.q[3]) FILTER (WHERE v.in_group)
+FROM stats s JOIN val v ON v.slice = s.slice AND v.measure = s.measure
+GROUP BY s.slice, s.measure, s.having, s.own, s.n, s.q
 """
 )
+# The clusters with a value, for the measures that some of the slice's clusters lack.
+_PG_PRESENT = text(_PG_VALUES + "SELECT slice, measure, cluster_id FROM val")
 
 
 def _joined(numbers: Iterable[int | str]) -> str:
@@ -531,79 +566,68 @@ def _joined(numbers: Iterable[int | str]) -> str:
 
 
 class _PostgresSliceData(_SliceData):
-    """On PostgreSQL the values stay in the database: it counts who has a value (one statement) and computes each
-    requested group's quartiles with percentile_cont (one more); Python only decides what may be shown."""
+    """On PostgreSQL the values stay in the database: one statement counts who has a value and computes each
+    group's quartiles with percentile_cont; Python only decides what may be shown."""
 
-    def __init__(self, session: Session, picks: Mapping[Slice, Pick], asks: Sequence[Ask], own_id: int, *, exact: bool):
-        self.conn = session.connection()
-        self.exact = exact
-        self.slice_ids = {sl: i for i, sl in enumerate(picks)}
-        rows = [(self.slice_ids[sl], cid, rid, base) for sl, pick in picks.items() for cid, (rid, base) in pick.items()]
-        self.picked = {
+    def __init__(
+        self,
+        session: Session,
+        picks: Mapping[Slice, Pick],
+        asks: Sequence[Ask],
+        own_id: int,
+        groups: Mapping[Slice, frozenset[int]],
+        *,
+        exact: bool,
+    ):
+        self.own, self.having, self.stats = dict.fromkeys(asks), {ask: frozenset() for ask in asks}, dict.fromkeys(asks)
+        if not asks:
+            return
+        slice_ids = {sl: i for i, sl in enumerate(picks)}
+        rows = [(slice_ids[sl], cid, rid, base) for sl, pick in picks.items() for cid, (rid, base) in pick.items()]
+        members = [(slice_ids[sl], cid) for sl, group in groups.items() if sl in slice_ids for cid in group]
+        parameters = {
             "p_slice": _joined(r[0] for r in rows),
             "p_cluster": _joined(r[1] for r in rows),
             "p_round": _joined(r[2] for r in rows),
             "p_base": _joined("" if r[3] is None else r[3] for r in rows),
+            "m_slice": _joined(m[0] for m in members),
+            "m_cluster": _joined(m[1] for m in members),
+            "own": own_id,
         }
-        by_id = {(self.slice_ids[sl], key): (sl, key) for sl, key in asks}
-        counts = self._run(_PG_HAVING, [(0, *self._ask(a)) for a in asks], [], own=own_id)
-        self.own = dict.fromkeys(asks)
-        self.having = {ask: frozenset() for ask in asks}
+        by_id = {(slice_ids[sl], key): (sl, key) for sl, key in asks}
+
+        def run(statement: Any, asked: Sequence[Ask]) -> Any:
+            measures = {"a_slice": [slice_ids[sl] for sl, _ in asked], "a_measure": [key for _, key in asked]}
+            return session.connection().execute(statement, {**parameters, **measures}).all()
+
         partial = []
-        for slice_id, measure, n, own in counts:
+        for slice_id, measure, having, own, n, q, *pinned in run(_PG_SLICE, asks):
             ask = by_id[(slice_id, measure)]
             self.own[ask] = own
-            if n == len(picks[ask[0]]):
+            self.stats[ask] = logic.stats_of(n, q, pinned, own, exact=exact) if n else None
+            if having == len(picks[ask[0]]):
                 self.having[ask] = frozenset(picks[ask[0]])
             else:
                 partial.append(ask)
         if partial:
             found: dict[Ask, set[int]] = defaultdict(set)
-            for slice_id, measure, cid in self._run(_PG_PRESENT, [(0, *self._ask(a)) for a in partial], []):
+            for slice_id, measure, cid in run(_PG_PRESENT, partial):
                 found[by_id[(slice_id, measure)]].add(cid)
             self.having.update({ask: frozenset(found[ask]) for ask in partial})
 
-    def _ask(self, ask: Ask) -> tuple[int, str]:
-        return self.slice_ids[ask[0]], ask[1]
-
-    def _run(
-        self, statement: Any, asked: list[tuple[int, int, str]], members: list[tuple[int, int]], **extra: Any
-    ) -> Any:
-        parameters = {
-            **self.picked,
-            "a_tag": [a[0] for a in asked],
-            "a_slice": [a[1] for a in asked],
-            "a_measure": [a[2] for a in asked],
-            "m_tag": _joined(m[0] for m in members),
-            "m_cluster": _joined(m[1] for m in members),
-            **extra,
-        }
-        return self.conn.execute(statement, parameters).all()
-
-    def stats(self, requests: Mapping[Ask, frozenset[int]]) -> dict[Ask, logic.PeerStats | None]:
-        if not requests:
-            return {}
-        tags: dict[tuple[Slice, frozenset[int]], int] = {}
-        asked: list[tuple[int, int, str]] = []
-        tagged: dict[tuple[int, str], Ask] = {}
-        for ask, group in requests.items():
-            tag = tags.setdefault((ask[0], group), len(tags))
-            asked.append((tag, *self._ask(ask)))
-            tagged[(tag, ask[1])] = ask
-        members = [(tag, cid) for (_sl, group), tag in tags.items() for cid in group]
-        out: dict[Ask, logic.PeerStats | None] = {}
-        for tag, measure, n, q, *pinned in self._run(_PG_STATS, asked, members):
-            ask = tagged[(tag, measure)]
-            out[ask] = logic.stats_of(n, q, pinned, self.own[ask], exact=self.exact)
-        return out
-
 
 def _slice_data(
-    session: Session, picks: Mapping[Slice, Pick], asks: Sequence[Ask], own_id: int, *, exact: bool
+    session: Session,
+    picks: Mapping[Slice, Pick],
+    asks: Sequence[Ask],
+    own_id: int,
+    groups: Mapping[Slice, frozenset[int]],
+    *,
+    exact: bool,
 ) -> _SliceData:
     if session.get_bind().dialect.name == "postgresql":
-        return _PostgresSliceData(session, picks, asks, own_id, exact=exact)
-    return _PythonSliceData(session, picks, asks, own_id, exact=exact)
+        return _PostgresSliceData(session, picks, asks, own_id, groups, exact=exact)
+    return _PythonSliceData(session, picks, asks, own_id, groups, exact=exact)
 
 
 # --- measures ---------------------------------------------------------------------------
@@ -1053,11 +1077,13 @@ def _named_comparison(
             sl: {cid: (ref.round_id, base.round_id if base else None) for cid, (ref, base) in _pick(rounds, sl).items()}
             for sl in _slices(asks)
         }
-        data = _slice_data(session, picks, asks, cluster.id or 0, exact=True)
-        requests = {ask: members for ask in asks if (members := group & data.having[ask])}
-        results = {ask: Compared(data.own[ask], None, NO_PEER_VALUE) for ask in asks}
-        results.update({ask: Compared(data.own[ask], stats) for ask, stats in data.stats(requests).items()})
-        return results
+        data = _slice_data(session, picks, asks, cluster.id or 0, dict.fromkeys(picks, group), exact=True)
+        return {
+            ask: Compared(data.own[ask], data.stats[ask])
+            if group & data.having[ask]
+            else Compared(data.own[ask], None, NO_PEER_VALUE)
+            for ask in asks
+        }
 
     return _Comparison(sorted(rounds.get(cluster.id, {}), reverse=True), lambda _period: own.peer.attributes, compare)
 
@@ -1094,17 +1120,12 @@ def _python_family(
             for cid, (f, b) in in_slice.items()
             if cid in peers and masks[sl][cid][own_id] & dims == dims
         }
-    rounds = {r.round_id for got in chosen.values() for pair in got.values() for r in pair if r is not None}
-    values = _values(session, rounds, sorted({key for _sl, key in asks}))
     tallies: dict[Ask, dict[tuple[int, int, bool], int]] = {}
     for sl, key in asks:
         tally: dict[tuple[int, int, bool], int] = defaultdict(int)
         for cid, around_masks in masks[sl].items():
             f, b = chosen[sl][cid]
-            value = values.get(f.round_id, {}).get(key)
-            if b is not None:
-                value = logic.change(value, values.get(b.round_id, {}).get(key))
-            if value is not None:
+            if key in f.measures and (b is None or key in b.measures):  # a change needs a value in both periods
                 for o, mask in around_masks.items():
                     tally[(o, mask, cid in groups[sl])] += 1
         tallies[(sl, key)] = tally
@@ -1129,7 +1150,7 @@ def _pg_mask(peer: str, around: str) -> str:
 _PG_PEERS = f"""
 WITH entry AS (
     SELECT DISTINCT ON (e.cluster_id, e.period) e.cluster_id, e.period, e.round_id, e.revision, e.programme_id,
-           e.sector, e.country, e.region, e.typology, e.stage
+           e.sector, e.country, e.region, e.typology, e.stage, e.measure_set
     FROM benchmark_entry e JOIN cluster c ON c.id = e.cluster_id JOIN template_version t ON t.id = c.template_version_id
     WHERE e.reopened_at IS NULL AND (c.id = :own OR (:sharing AND c.shares_benchmarks AND t.key = :template))
     ORDER BY e.cluster_id, e.period, e.period_end DESC, e.round_id DESC
@@ -1137,7 +1158,7 @@ WITH entry AS (
     SELECT * FROM unnest(CAST(:s_slice AS int[]), CAST(:s_period AS text[]), CAST(:s_since AS text[]))
         AS t(slice, period, since)
 ), in_slice AS (
-    SELECT s.slice, e.*, b.round_id AS base_id, b.revision AS base_revision
+    SELECT s.slice, e.*, b.round_id AS base_id, b.revision AS base_revision, b.measure_set AS base_set
     FROM slice s JOIN entry e ON e.period = s.period
     LEFT JOIN entry b ON b.cluster_id = e.cluster_id AND b.period = s.since
     WHERE s.since IS NULL OR b.round_id IS NOT NULL
@@ -1150,21 +1171,25 @@ WITH entry AS (
 )
 """
 # One statement reads the frozen entries once and returns two kinds of row. Tally rows (a measure): the peers with a
-# value (or a change) per measure asked, by viewer's cluster, mask and whether they are in the group asked for.
-# Group rows (no measure): the peers of the group asked for, with the entries they contribute.
+# value (or a change: a value in both periods) per measure asked, by viewer's cluster, mask and whether they are in
+# the group asked for, from the set of measures of each entry; peers alike in all of these are counted together
+# first, so that each set is expanded into its measures once per mask, not once per peer. Group rows (no measure):
+# the peers of the group asked for, with the entries they contribute.
 _PG_FAMILY = text(
     _PG_PEERS
-    + f""", around AS MATERIALIZED (
-    SELECT p.slice, p.round_id, p.base_id, p.in_group, o.cluster_id, {_pg_mask("p", "o")} AS mask
+    + f""", around AS (
+    SELECT p.slice, p.in_group, o.cluster_id, {_pg_mask("p", "o")} AS mask, p.measure_set, p.base_set, count(*) AS n
     FROM peer p JOIN mine o ON o.slice = p.slice
+    GROUP BY 1, 2, 3, 4, 5, 6
 ), ask AS (
     SELECT * FROM unnest(CAST(:a_slice AS int[]), CAST(:a_measure AS text[])) AS t(slice, measure)
 ), tally AS (
-    SELECT a.slice, a.measure, p.cluster_id, p.mask, p.in_group, count(*) AS n
-    FROM ask a JOIN around p ON p.slice = a.slice
-    JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = a.measure
-    LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = a.measure
-    WHERE p.base_id IS NULL OR b.value IS NOT NULL
+    SELECT a.slice, a.measure, p.cluster_id, p.mask, p.in_group, sum(p.n)::int AS n
+    FROM around p JOIN benchmark_measure_set s ON s.fingerprint = p.measure_set
+    LEFT JOIN benchmark_measure_set b ON b.fingerprint = p.base_set
+    CROSS JOIN LATERAL unnest(string_to_array(s.measures, ' ')) AS m(measure)
+    JOIN ask a ON a.slice = p.slice AND a.measure = m.measure
+    WHERE p.base_set IS NULL OR m.measure = ANY(string_to_array(b.measures, ' '))
     GROUP BY 1, 2, 3, 4, 5
 )
 SELECT slice, measure, cluster_id, mask, in_group, n,
@@ -1263,7 +1288,7 @@ def _aggregate_comparison(
         for sl, pair in mine.items():
             if pair is not None:
                 picks[sl][own_id] = (pair[0].round_id, pair[1].round_id if pair[1] else None)
-        data = _slice_data(session, picks, asks, own_id, exact=False)
+        data = _slice_data(session, picks, asks, own_id, {sl: frozenset(g) for sl, g in groups.items()}, exact=False)
         decided: dict[frozenset[tuple[tuple[int, int, bool], int]], bool] = {}
         results: dict[Ask, Compared] = {}
         requests: dict[Ask, frozenset[int]] = {}
@@ -1302,7 +1327,7 @@ def _aggregate_comparison(
         for i in refused:
             results[asked_by[i]] = Compared(data.own[asked_by[i]], None, CHANGED_SINCE_SHOWN)
             requests.pop(asked_by[i], None)
-        results.update({ask: Compared(data.own[ask], stats) for ask, stats in data.stats(requests).items()})
+        results.update({ask: Compared(data.own[ask], data.stats[ask]) for ask in requests})
         return results
 
     def attributes(period: str) -> Mapping[str, str | None]:

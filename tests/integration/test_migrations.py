@@ -179,3 +179,36 @@ def test_ids_clients_gave_their_changes_before_0011_stay_used(empty_database_url
         "odk-1-1": (1, hashlib.sha256(b"ab").hexdigest()),  # instanceIDs are scoped to the response
     }
     engine.dispose()
+
+
+def test_frozen_entries_get_the_measure_sets_of_their_values_in_0033(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0032")
+    engine = make_engine(empty_database_url)
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.begin() as conn:
+        # two of each; round 1 has two values, round 2 none
+        for table in ("programme", "template_version", "cluster", "round", "benchmark_entry"):
+            t = tables.tables[table]
+            conn.execute(t.insert(), [{c.name: _value(t, c, row) for c in t.columns} for row in (1, 2)])
+        value = tables.tables["benchmark_value"]
+        conn.execute(
+            value.insert(),
+            [
+                {"id": i, "round_id": 1, "cluster_id": 1, "measure": measure, "value": 50.0}
+                for i, measure in enumerate(["overall", "csf:cost-control"], start=1)
+            ],
+        )
+    upgrade(empty_database_url, "0033")
+    with engine.connect() as conn:
+        now = MetaData()
+        now.reflect(engine, only=["benchmark_entry", "benchmark_measure_set"])
+        sets = {f: measures for f, measures in conn.execute(select(now.tables["benchmark_measure_set"]))}
+        entry = now.tables["benchmark_entry"]
+        entries = {r: f for r, f in conn.execute(select(entry.c.round_id, entry.c.measure_set))}
+    assert sets == {
+        hashlib.sha256(b"csf:cost-control overall").hexdigest(): "csf:cost-control overall",
+        hashlib.sha256(b"").hexdigest(): "",
+    }
+    assert entries == {1: hashlib.sha256(b"csf:cost-control overall").hexdigest(), 2: hashlib.sha256(b"").hexdigest()}
+    engine.dispose()
