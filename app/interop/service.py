@@ -216,7 +216,7 @@ def receive_submission(session: Session, device: Device, xml: bytes) -> str:
     if parsed.deprecated_id is not None:
         draft = _as_edit(session, response, parsed.deprecated_id, draft)
     try:
-        response_id = _file(
+        response = _save(
             session,
             round_,
             participant,
@@ -230,24 +230,24 @@ def receive_submission(session: Session, device: Device, xml: bytes) -> str:
         # Name each refused answer by its form field, as the device knows it.
         exc.details = [{**d, "field": fields.by_key[located(draft, d["field"])]} for d in exc.details or []]
         raise
+    assert response.id is not None
     session.add(
         OdkSubmission(
             instance_id=parsed.instance_id,
             xml_sha256=digest,
-            response_id=response_id,
+            response_id=response.id,
             deprecated_id=parsed.deprecated_id,
         )
     )
-    audit.record(
-        session,
+    received_event = audit.event(
         actor=device.actor,
         action="odk_submission_received" if parsed.deprecated_id is None else "odk_edit_received",
         entity="response",
-        entity_id=response_id,
+        entity_id=response.id,
         cluster_id=device.cluster.id,
         after={"instance_id": parsed.instance_id, "deprecated_id": parsed.deprecated_id, "sha256": digest},
     )
-    session.flush()
+    responses.submit(session, response, client_id=None, actor=device.actor, events=[received_event])
     return "Thank you: your answers were received."
 
 
@@ -295,7 +295,7 @@ def _finished_at(end: str | None) -> datetime | None:
         return None
 
 
-def _file(
+def _save(
     session: Session,
     round_: Round,
     participant: Participant,
@@ -305,10 +305,10 @@ def _file(
     actor: str,
     locale: str,
     change: responses.Change,
-) -> int:
-    """The draft saved and submitted as the participant's response (`found`, as the caller read it, or a new
-    one), through the web form's checks and by the rule for changes (an answer changed after this one was
-    made stays). A new response has nothing stored to compare with: nothing more is read."""
+) -> Response:
+    """The draft saved into the participant's response (`found`, as the caller read it, or a new one), through
+    the web form's checks and by the rule for changes (an answer changed after this one was made stays); the
+    caller submits it. A new response has nothing stored to compare with: nothing more is read."""
     response = found if found is not None else responses.create_response(session, round_, participant)
     scorecard = clusters.scorecard(session, clusters.get_cluster(session, round_.cluster_id))
     responses.save_change(
@@ -321,9 +321,7 @@ def _file(
         locale=locale,
         new=found is None,
     )
-    responses.submit(session, response, client_id=None, actor=actor)
-    assert response.id is not None
-    return response.id
+    return response
 
 
 def import_answers(
@@ -367,14 +365,16 @@ def import_answers(
             # Made when it was submitted to Central or Kobo: an answer changed since then stays.
             imported = responses.draft_change(row.draft, client_id=None, made_at=row.submitted_at)
             found = responses.find_response(session, round_, row.participant)
-            response_id = _file(
+            response = _save(
                 session, round_, row.participant, found, row.draft, actor=actor, locale=row.locale, change=imported
             )
+            responses.submit(session, response, client_id=None, actor=actor)
+            assert response.id is not None
             session.add(
                 OdkSubmission(
                     instance_id=row.instance_key,
                     xml_sha256=row.digest,
-                    response_id=response_id,
+                    response_id=response.id,
                     source="import",
                     submitted_at=row.submitted_at,
                 )

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -467,9 +468,15 @@ def _record(
     audit.record_all(session, superseded)
 
 
-def submit(session: Session, response: Response, *, client_id: str | None, actor: str) -> Response:
-    """Idempotent: submitting again (a retry, a double tap) changes nothing."""
+def submit(
+    session: Session, response: Response, *, client_id: str | None, actor: str, events: Sequence[dict[str, Any]] = ()
+) -> Response:
+    """Idempotent: submitting again (a retry, a double tap) changes nothing. `events`: the caller's own audit
+    events of this change (audit.event), written in any case, with the submission's: its last statements, so
+    that the cluster's row, which raising its data revision locks until the commit, is locked for the shortest
+    time (every submission of a cluster waits for that lock: docs/benchmarks.md, OpenRosa)."""
     if response.status == "submitted":
+        audit.record_all(session, list(events))
         return response
     round_ = session.get(Round, response.round_id)
     assert round_ is not None
@@ -483,8 +490,7 @@ def submit(session: Session, response: Response, *, client_id: str | None, actor
     response.submitted_at = response.updated_at = utcnow()
     session.add(response)
     session.flush()
-    audit.record(
-        session,
+    submitted = audit.event(
         actor=actor,
         action="response_submitted",
         entity="response",
@@ -492,6 +498,7 @@ def submit(session: Session, response: Response, *, client_id: str | None, actor
         cluster_id=round_.cluster_id,
         after={"status": "submitted"},
     )
+    audit.record_all(session, [submitted, *events])
     return response
 
 
