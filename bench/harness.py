@@ -1,5 +1,5 @@
 """Shared by the load benchmark and the durability test: scratch databases, a seeded workshop, and the app
-under a real uvicorn process (not the in-process test client), started and killed like in production."""
+under a real server process (not the in-process test client), started and killed like in production."""
 
 import os
 import secrets
@@ -147,7 +147,7 @@ def production_env(database_url: str, port: int) -> dict[str, str]:
 
 
 class Server:
-    """A uvicorn process serving `app_path` ("module:attribute"); SIGKILL-able like a crashed host."""
+    """A uvicorn or gunicorn process serving `app_path` ("module:attribute"); SIGKILL-able like a crashed host."""
 
     def __init__(
         self,
@@ -169,11 +169,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> "Server":
-        command = [sys.executable, "-m", "uvicorn", self.app_path, "--host", "127.0.0.1", "--port", str(self.port)]
-        command.append("--no-proxy-headers")  # as in production: the app applies FORWARDED_ALLOW_IPS itself
-        command += ["--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]
-        command += ["--factory"] if self.factory else []
-        self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, start_new_session=True)
+        self.process = subprocess.Popen(self._command(), cwd=self.cwd, env=self.env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -185,6 +181,18 @@ class Server:
                 pass
             time.sleep(0.1)
         raise RuntimeError("uvicorn did not answer in time")
+
+    def _command(self) -> list[str]:
+        """As production starts it (README, Deployment): several workers under gunicorn with its configuration,
+        one under uvicorn. A checkout from before gunicorn.conf.py ran its workers under uvicorn."""
+        if self.workers > 1 and (self.cwd / "gunicorn.conf.py").exists():
+            app = self.app_path + ("()" if self.factory else "")
+            command = [sys.executable, "-m", "gunicorn", app, "--config", "gunicorn.conf.py", "--log-level", "warning"]
+            return [*command, "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
+        command = [sys.executable, "-m", "uvicorn", self.app_path, "--host", "127.0.0.1", "--port", str(self.port)]
+        command.append("--no-proxy-headers")  # as in production: the app applies FORWARDED_ALLOW_IPS itself
+        command += ["--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]
+        return command + (["--factory"] if self.factory else [])
 
     def kill(self) -> None:
         """SIGKILL the whole process group (the supervisor and every worker): no shutdown, no flush."""
@@ -204,7 +212,13 @@ class Server:
         """CPU time (user and system) used so far by the processes serving requests."""
         if self.process is None:
             return 0.0
-        return sum(_cpu_seconds(pid) for pid in self._serving_pids())
+        return sum(self.cpu_seconds_each().values())
+
+    def cpu_seconds_each(self) -> dict[int, float]:
+        """CPU time used so far by each process serving requests, by process id: how the load is spread."""
+        if self.process is None:
+            return {}
+        return {pid: _cpu_seconds(pid) for pid in self._serving_pids()}
 
     def _serving_pids(self) -> list[int]:
         assert self.process is not None

@@ -197,9 +197,9 @@ def bench_database(kind: str, *, clients: int, per_round: int, workers: int) -> 
             warm_up = plan(setup, forms, members[per_round:], clients)
             queues = plan(setup, forms, members[:per_round], clients)
             _send(server, setup, warm_up)
-            before = _backend_cpu(database_url)
+            before, workers_before = _backend_cpu(database_url), server.cpu_seconds_each()
             stats = _send(server, setup, queues)
-            after = _backend_cpu(database_url)
+            after, workers_after = _backend_cpu(database_url), server.cpu_seconds_each()
         stored = _stored(database_url) - WARM_UP * len(forms)
     backends = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
     sent = stats.requests()
@@ -215,6 +215,10 @@ def bench_database(kind: str, *, clients: int, per_round: int, workers: int) -> 
         f"    CPU per submission {server_ms + backend_ms:.1f} ms: server {server_ms:.1f} ms, database backends "
         f"{backend_ms:.1f} ms; cores busy: server {stats.server_cpu / stats.seconds:.0%}, backends "
         f"{backends / stats.seconds:.0%}, this client {stats.client_cpu / stats.seconds:.0%}"
+    )
+    spread = [cpu - workers_before.get(pid, 0.0) for pid, cpu in workers_after.items()]
+    print(
+        "    server CPU by process: " + ", ".join(f"{cpu / stats.seconds:.0%}" for cpu in sorted(spread, reverse=True))
     )
     print(f"    stored {stored} submissions (expected {per_round * len(forms)}); errors {errors}")
     for message in stats.first_errors:
