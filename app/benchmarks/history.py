@@ -14,6 +14,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -29,20 +30,28 @@ from app.timeutil import utcnow
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """An aggregate about to be shown: its period, measure and the entry each peer contributes."""
+class Group:
+    """The peers behind an aggregate, with the entry each contributes. Its text and fingerprint are computed once:
+    one group of thousands of peers often stands behind every measure of a comparison."""
 
-    period: str
-    measure: str
     contributions: Mapping[int, logic.Contribution]
 
-    @property
+    @cached_property
     def members_text(self) -> str:
         return json.dumps(sorted([cid, *entry] for cid, entry in self.contributions.items()), separators=(",", ":"))
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return hashlib.sha256(self.members_text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An aggregate about to be shown: its period, measure and group."""
+
+    period: str
+    measure: str
+    group: Group
 
 
 @dataclass
@@ -80,16 +89,16 @@ def _refused(candidates: Sequence[Candidate], released: History, min_group: int)
     refused = set()
     for i, c in enumerate(candidates):
         before = released.get((c.period, c.measure), {})
-        if c.fingerprint in before:
+        if c.group.fingerprint in before:
             continue  # the same group again: nothing new
-        if not logic.safe_after(c.contributions, (shown.group for shown in before.values()), min_group):
+        if not logic.safe_after(c.group.contributions, (shown.group for shown in before.values()), min_group):
             refused.add(i)
     return refused
 
 
 def _new_to(audience: str, candidates: Sequence[Candidate], released: History) -> list[Candidate]:
     def shown_to_audience(c: Candidate) -> bool:
-        shown = released.get((c.period, c.measure), {}).get(c.fingerprint)
+        shown = released.get((c.period, c.measure), {}).get(c.group.fingerprint)
         return shown is not None and audience in shown.audiences
 
     return [c for c in candidates if not shown_to_audience(c)]
@@ -137,7 +146,7 @@ def _lock(session: Session, audiences: Iterable[str]) -> None:
 def _record(session: Session, audience: str, candidates: Sequence[Candidate]) -> None:
     if not candidates:
         return
-    texts = {c.fingerprint: c.members_text for c in candidates}
+    texts = {c.group.fingerprint: c.group.members_text for c in candidates}
     # A group is shared by every audience shown it; another audience's request may be adding it right now.
     groups = [{"fingerprint": f, "members": t} for f, t in texts.items()]
     session.connection().execute(insert_new(session, BenchmarkReleaseGroup, ["fingerprint"]), groups)
@@ -152,11 +161,11 @@ def _record(session: Session, audience: str, candidates: Sequence[Candidate]) ->
     )
     now = utcnow()
     rows = {
-        (c.period, c.measure, known[c.fingerprint]): {
+        (c.period, c.measure, known[c.group.fingerprint]): {
             "audience": audience,
             "period": c.period,
             "measure": c.measure,
-            "group_id": known[c.fingerprint],
+            "group_id": known[c.group.fingerprint],
             "released_at": now,
         }
         for c in candidates

@@ -512,33 +512,27 @@ class _PythonSliceData(_SliceData):
         }
 
 
-# The clusters' rounds per slice (`pick`), the measures asked per slice (`ask`) and the group of each slice
-# (`member`) arrive as arrays; `got` reads each round's values of the measures asked of its slice (one index probe
-# per round, not per round and measure), or their changes when the slice has an earlier round (`base_id`). The
-# long integer arrays travel as comma-separated text: psycopg builds a list parameter in Python, ten times slower
-# for 40,000 numbers.
+# The clusters' rounds per slice, with whether each is in the slice's group (`pick`), and the measures asked per
+# slice (`ask`) arrive as arrays; `val` reads each round's values of the measures asked of its slice (one index
+# probe per round, not per round and measure), or their changes when the slice has an earlier round (`base_id`).
+# The long arrays travel as comma-separated text: psycopg builds a list parameter in Python, ten times slower for
+# 40,000 numbers.
 _PG_VALUES = """
 WITH pick AS (
     SELECT * FROM unnest(string_to_array(:p_slice, ',')::int[], string_to_array(:p_cluster, ',')::int[],
-                         string_to_array(:p_round, ',')::int[], string_to_array(:p_base, ',', '')::int[])
-        AS t(slice, cluster_id, round_id, base_id)
-), ask AS (
-    SELECT * FROM unnest(CAST(:a_slice AS int[]), CAST(:a_measure AS text[])) AS t(slice, measure)
-), member AS (
-    SELECT * FROM unnest(string_to_array(:m_slice, ',')::int[], string_to_array(:m_cluster, ',')::int[])
-        AS t(slice, cluster_id)
+                         string_to_array(:p_round, ',')::int[], string_to_array(:p_base, ',', '')::int[],
+                         string_to_array(:p_group, ',')::bool[])
+        AS t(slice, cluster_id, round_id, base_id, in_group)
 ), asked AS (
-    SELECT slice, array_agg(measure) AS measures FROM ask GROUP BY slice
-), got AS MATERIALIZED (
-    SELECT p.slice, p.cluster_id, v.measure,
+    SELECT slice, array_agg(measure) AS measures
+    FROM unnest(CAST(:a_slice AS int[]), CAST(:a_measure AS text[])) AS t(slice, measure) GROUP BY slice
+), val AS (
+    SELECT p.slice, p.cluster_id, p.in_group, v.measure,
            CASE WHEN p.base_id IS NULL THEN v.value ELSE v.value - b.value END AS value
     FROM pick p JOIN asked s ON s.slice = p.slice
     JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = ANY(s.measures)
     LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = v.measure
     WHERE p.base_id IS NULL OR b.value IS NOT NULL
-), val AS MATERIALIZED (
-    SELECT g.*, m.cluster_id IS NOT NULL AS in_group
-    FROM got g LEFT JOIN member m ON m.slice = g.slice AND m.cluster_id = g.cluster_id
 )
 """
 # Per measure asked: how many clusters have a value, the own value, and the group's size, inclusive quartiles
@@ -546,15 +540,13 @@ WITH pick AS (
 _PG_SLICE = text(
     _PG_VALUES
     + """, stats AS (
-    SELECT slice, measure, count(*) AS having, max(value) FILTER (WHERE cluster_id = :own) AS own,
+    SELECT slice, measure, count(*) AS present, max(value) FILTER (WHERE cluster_id = :own) AS own,
            count(*) FILTER (WHERE in_group) AS n,
-           percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value) FILTER (WHERE in_group) AS q
+           percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value) FILTER (WHERE in_group) AS q,
+           array_agg(value) FILTER (WHERE in_group) AS peers
     FROM val GROUP BY slice, measure
 )
-SELECT s.slice, s.measure, s.having, s.own, s.n, s.q, bool_or(v.value = s.q[1]) FILTER (WHERE v.in_group),
-       bool_or(v.value = s.q[2]) FILTER (WHERE v.in_group), bool_or(v.value = s.q[3]) FILTER (WHERE v.in_group)
-FROM stats s JOIN val v ON v.slice = s.slice AND v.measure = s.measure
-GROUP BY s.slice, s.measure, s.having, s.own, s.n, s.q
+SELECT slice, measure, present, own, n, q, q[1] = ANY(peers), q[2] = ANY(peers), q[3] = ANY(peers) FROM stats
 """
 )
 # The clusters with a value, for the measures that some of the slice's clusters lack.
@@ -582,16 +574,15 @@ class _PostgresSliceData(_SliceData):
         self.own, self.having, self.stats = dict.fromkeys(asks), {ask: frozenset() for ask in asks}, dict.fromkeys(asks)
         if not asks:
             return
-        slice_ids = {sl: i for i, sl in enumerate(picks)}
+        slices = list(picks)
+        slice_ids = {sl: i for i, sl in enumerate(slices)}
         rows = [(slice_ids[sl], cid, rid, base) for sl, pick in picks.items() for cid, (rid, base) in pick.items()]
-        members = [(slice_ids[sl], cid) for sl, group in groups.items() if sl in slice_ids for cid in group]
         parameters = {
             "p_slice": _joined(r[0] for r in rows),
             "p_cluster": _joined(r[1] for r in rows),
             "p_round": _joined(r[2] for r in rows),
             "p_base": _joined("" if r[3] is None else r[3] for r in rows),
-            "m_slice": _joined(m[0] for m in members),
-            "m_cluster": _joined(m[1] for m in members),
+            "p_group": _joined("t" if r[1] in groups[slices[r[0]]] else "f" for r in rows),
             "own": own_id,
         }
         by_id = {(slice_ids[sl], key): (sl, key) for sl, key in asks}
@@ -601,11 +592,11 @@ class _PostgresSliceData(_SliceData):
             return session.connection().execute(statement, {**parameters, **measures}).all()
 
         partial = []
-        for slice_id, measure, having, own, n, q, *pinned in run(_PG_SLICE, asks):
+        for slice_id, measure, present, own, n, q, *pinned in run(_PG_SLICE, asks):
             ask = by_id[(slice_id, measure)]
             self.own[ask] = own
             self.stats[ask] = logic.stats_of(n, q, pinned, own, exact=exact) if n else None
-            if having == len(picks[ask[0]]):
+            if present == len(picks[ask[0]]):
                 self.having[ask] = frozenset(picks[ask[0]])
             else:
                 partial.append(ask)
@@ -753,30 +744,32 @@ def _cells(
         )
         .where(ranked.c.rank == 1)
         .group_by(ranked.c.cluster_id)
-        .subquery()
+        .cte("pair")
     )
     values_table: Any = BenchmarkValue.__table__  # type: ignore[attr-defined]
     entry: Any = BenchmarkEntry.__table__  # type: ignore[attr-defined]
-    value, earlier = values_table.alias("value"), values_table.alias("earlier")
-    # One row per cluster, a value and a change column per measure: thousands of rows rather than one per measure.
-    columns = []
-    for key in keys:
-        columns.append(func.max(value.c.value).filter(value.c.measure == key))
-        columns.append(func.max(value.c.value - earlier.c.value).filter(value.c.measure == key))
+
+    def pivot(round_id: Any, name: str) -> Any:
+        """The values of `keys` of these rounds, a row per round and a column per measure."""
+        v = values_table.alias(name)
+        figures = (func.max(v.c.value).filter(v.c.measure == key).label(f"{name}{i}") for i, key in enumerate(keys))
+        rounds = v.c.round_id.in_(sa_select(round_id))
+        return sa_select(v.c.round_id, *figures).where(rounds, v.c.measure.in_(keys)).group_by(v.c.round_id).subquery()
+
+    value, earlier = pivot(pair.c.round_id, "value"), pivot(pair.c.base_id, "earlier")
     heading = (pair.c.cluster_id, pair.c.round_id, pair.c.label, pair.c.status, entry.c.revision)
     statement = (
-        sa_select(*heading, *columns)
+        sa_select(*heading, *list(value.c)[1:], *list(earlier.c)[1:])
         .select_from(pair)
         .outerjoin(entry, and_(entry.c.round_id == pair.c.round_id, entry.c.reopened_at.is_(None)))
-        .outerjoin(value, and_(value.c.round_id == pair.c.round_id, value.c.measure.in_(keys)))
-        .outerjoin(earlier, and_(earlier.c.round_id == pair.c.base_id, earlier.c.measure == value.c.measure))
+        .outerjoin(value, value.c.round_id == pair.c.round_id)
+        .outerjoin(earlier, earlier.c.round_id == pair.c.base_id)
         .where(pair.c.round_id.is_not(None))
-        .group_by(*heading)
     )
     out: dict[int, _Cell] = {}
     for cid, round_id, label, status, revision, *figures in session.connection().execute(statement).all():
-        pairs = zip(keys, figures[0::2], figures[1::2], strict=True)
-        values = {key: (figure, change) for key, figure, change in pairs if figure is not None}
+        pairs = zip(keys, figures[: len(keys)], figures[len(keys) :], strict=True)
+        values = {key: (now, logic.change(now, before)) for key, now, before in pairs if now is not None}
         out[cid] = _Cell(RoundRef(round_id, label, status), revision, values)
     return out
 
@@ -1308,6 +1301,8 @@ def _aggregate_comparison(
                 requests[ask] = members
         candidates: list[history.Candidate] = []
         asked_by: list[Ask] = []
+        # Usually one group of peers stands behind every measure of a slice: each is built (and fingerprinted) once.
+        shown: dict[tuple[Slice, int, frozenset[int]], history.Group] = {}
         for (sl, key), members in requests.items():
             if sl.since is None:
                 sides = [(sl.period, key, 0)]
@@ -1318,8 +1313,10 @@ def _aggregate_comparison(
                 sides = [(sl.period, f"{sl.since}->{key}", 0), (sl.since, f"{sl.period}<-{key}", 1)]
             for period, measure, side in sides:
                 # (side 1, the entry in `since`, is there for every peer of a change's group)
-                contributions = {cid: entry for cid in members if (entry := groups[sl][cid][side]) is not None}
-                candidates.append(history.Candidate(period, measure, contributions))
+                if (sl, side, members) not in shown:
+                    contributions = {cid: entry for cid in members if (entry := groups[sl][cid][side]) is not None}
+                    shown[(sl, side, members)] = history.Group(contributions)
+                candidates.append(history.Candidate(period, measure, shown[(sl, side, members)]))
                 asked_by.append((sl, key))
         refused = history.release(
             session, audience=viewer.audience, audiences=viewer.audiences, candidates=candidates, min_group=min_group
