@@ -14,7 +14,8 @@ either database compare with another server measured the same way.
     .venv/bin/python -m bench.openrosa --db sqlite --db postgres
     .venv/bin/python -m bench.openrosa --db postgres --workers 2 --clients 10 --per-round 500
 
-Workers, as deployed (README, "Deployment"): one on SQLite, one per CPU on PostgreSQL (--workers sets both).
+Workers, as deployed (README, "Deployment"): one uvicorn process on SQLite, one gunicorn worker per CPU on
+PostgreSQL (--workers sets both; several always run under gunicorn, bench/harness.py).
 """
 
 import argparse
@@ -230,7 +231,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=10, help="devices sending at once (default 10)")
     parser.add_argument("--per-round", type=int, default=500, help="new submissions per round (default 500)")
-    parser.add_argument("--workers", type=int, help="uvicorn workers (default: 1 on SQLite, one per CPU on PostgreSQL)")
+    parser.add_argument("--workers", type=int, help="server workers (default: 1 on SQLite, one per CPU on PostgreSQL)")
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"], help="repeat for both (default both)")
     args = parser.parse_args()
     print(f"Machine: {_machine()}")
