@@ -54,7 +54,10 @@ async def _until_acknowledged(call: Any, ledger: Ledger) -> httpx.Response:
 
 async def _member(base: str, workshop: Workshop, member: Member, ledger: Ledger) -> None:
     kpi = workshop.extra["kpi"]
-    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+    # Longer than SQLite's busy_timeout (30 s): only a dropped connection is retried. A request that merely waited
+    # past a shorter timeout on a loaded machine may still commit after its retry and later saves (an API client
+    # without change ids gets the last commit; the member page sends ordered change ids).
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         http.headers["Authorization"] = f"Bearer {workshop.admin_token}"
         started = await _until_acknowledged(
             lambda: http.post(
