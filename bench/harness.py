@@ -168,19 +168,20 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> "Server":
+    def start(self, timeout: float = 60) -> "Server":
         self.process = subprocess.Popen(self._command(), cwd=self.cwd, env=self.env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode}")
+                raise RuntimeError(f"the server exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("uvicorn did not answer in time")
+        self.kill()  # not left serving after the caller has given up on it
+        raise RuntimeError(f"the server did not answer within {timeout:.0f} s")
 
     def _command(self) -> list[str]:
         """As production starts it (README, Deployment): several workers under gunicorn with its configuration,
