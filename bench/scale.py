@@ -278,6 +278,17 @@ WITH picked AS (
 )
 """
 HAND_CELLS = HAND_ROUNDS + "SELECT cluster_id, name, label, measure, value, change FROM cell"
+# The heat map's first page: the first rows by name, with their values and changes (its summary is HAND_SUMMARY).
+HAND_PAGE = (
+    HAND_ROUNDS
+    + """, page AS (
+    SELECT * FROM pair WHERE round_id IS NOT NULL ORDER BY name, cluster_id LIMIT %(per_page)s
+)
+SELECT p.cluster_id, p.name, p.label, v.measure, v.value, v.value - b.value
+FROM page p JOIN benchmark_value v ON v.round_id = p.round_id AND v.measure = ANY(%(measures)s)
+LEFT JOIN benchmark_value b ON b.round_id = p.base_id AND b.measure = v.measure
+ORDER BY p.name, p.cluster_id"""
+)
 HAND_SUMMARY = (
     HAND_ROUNDS
     + """SELECT measure, count(*), percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value),
@@ -417,7 +428,7 @@ def run(args: argparse.Namespace, raw_url: str, url: str) -> None:
             return service.heatmap(session, agency, template_key=TEMPLATE, period=period, filters={})
 
     def heatmap_sql(conn: psycopg.Connection[Any]) -> Any:
-        cells = conn.execute(HAND_CELLS, {**common, "measures": scores}).fetchall()
+        cells = conn.execute(HAND_PAGE, {**common, "measures": scores, "per_page": service.HEATMAP_PAGE}).fetchall()
         return cells, conn.execute(HAND_SUMMARY, {**common, "measures": scores}).fetchall()
 
     def distribution() -> Any:
@@ -492,7 +503,7 @@ def _close(a: float | None, b: float | None) -> bool:
 def check_heatmap(app: Any, hand: Any) -> None:
     cells, summary = hand
     by_cell = {(cid, measure): (value, change) for cid, _n, _l, measure, value, change in cells}
-    assert len(app.rows) == len({cid for cid, _m in by_cell}), "heat map rows differ"
+    assert [r.cluster_id for r in app.rows] == list(dict.fromkeys(cid for cid, _m in by_cell)), "heat map rows differ"
     for row in app.rows:
         for key, value in row.values.items():
             assert _close(value, by_cell[(row.cluster_id, key)][0]) and _close(

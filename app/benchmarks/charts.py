@@ -242,13 +242,15 @@ def position_chart(measures: Sequence[PeerMeasure], *, width: int = 480, row_hei
 
 
 def heat_shades(data: Heatmap) -> dict[str, dict[int, int | None]]:
-    """Each cell's shade (logic.heat_shade): scores by their value, KPI values by their column's quartiles."""
+    """Each cell's shade (logic.heat_shade): scores by their value, KPI values by their column's quartiles over
+    all rows, so a cluster's shade does not depend on the page it is on."""
     out: dict[str, dict[int, int | None]] = {}
     for m in data.measures:
-        values = {r.cluster_id: r.values[m.key] for r in data.rows}
-        stats = logic.peer_stats([v for v in values.values() if v is not None], None, exact=True)
-        quartiles = (stats.q1, stats.median, stats.q3) if stats else ()
-        out[m.key] = {cid: logic.heat_shade(v, score=m.kind != "kpi", quartiles=quartiles) for cid, v in values.items()}
+        quartiles = data.quartiles[m.key] or ()
+        score = m.kind != "kpi"
+        out[m.key] = {
+            r.cluster_id: logic.heat_shade(r.values[m.key], score=score, quartiles=quartiles) for r in data.rows
+        }
     return out
 
 

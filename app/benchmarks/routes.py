@@ -61,6 +61,8 @@ class HeatmapQuery:
     columns: str
     sort: str
     descending: bool
+    page: int
+    per_page: int
     filters: dict[str, str]
 
 
@@ -71,8 +73,12 @@ def heatmap_query(
     columns: Annotated[str, Query(description="perspective, csf (the default) or kpi")] = "csf",
     sort: Annotated[str, Query(description="A column's measure key, or `cluster` (by name)")] = "cluster",
     order: Annotated[str, Query(description="asc or desc")] = "asc",
+    page: Annotated[int, Query(ge=1, description="From 1; past the last page, the last page")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000, description="Rows per page (exports give every row)")] = (
+        service.HEATMAP_PAGE
+    ),
 ) -> HeatmapQuery:
-    return HeatmapQuery(template, period, columns, sort, order == "desc", _filters(request))
+    return HeatmapQuery(template, period, columns, sort, order == "desc", page, per_page, _filters(request))
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,9 @@ ChangesQueryDep = Annotated[ChangesQuery, Depends(changes_query)]
 ProfileQueryDep = Annotated[ProfileQuery, Depends(profile_query)]
 
 
-def _heatmap(session: SessionDep, principal: PrincipalDep, query: HeatmapQuery, *, lang: str | None) -> Heatmap:
+def _heatmap(
+    session: SessionDep, principal: PrincipalDep, query: HeatmapQuery, *, lang: str | None, paged: bool = True
+) -> Heatmap:
     require_benchmark_agency(principal)
     return service.heatmap(
         session,
@@ -142,6 +150,8 @@ def _heatmap(session: SessionDep, principal: PrincipalDep, query: HeatmapQuery, 
         columns=query.columns,
         sort=query.sort,
         descending=query.descending,
+        page=query.page,
+        per_page=query.per_page if paged else None,
         lang=lang,
     )
 
@@ -265,6 +275,7 @@ def heatmap_page(
         "data": data,
         "shades": charts.heat_shades(data),
         "sort_links": _sort_links(request, data),
+        "page_links": _page_links(request, data),
         "template_keys": service.template_keys(session),
         "query": request.url.query,
     }
@@ -275,10 +286,21 @@ def _sort_links(request: Request, data: Heatmap) -> list[tuple[str, str, str]]:
     """Per column (key, title, address): sorting by it, names A-Z and figures largest first, or the other way
     round when the rows are already sorted by it."""
     links = []
+    first_page = request.url.remove_query_params("page")  # rows sorted anew start on their first page
     for key, title in [("cluster", ""), *((m.key, m.title) for m in data.measures)]:
         first = "asc" if key == "cluster" else "desc"
         order = ("asc" if data.descending else "desc") if key == data.sort else first
-        links.append((key, title, "?" + request.url.include_query_params(sort=key, order=order).query))
+        links.append((key, title, "?" + first_page.include_query_params(sort=key, order=order).query))
+    return links
+
+
+def _page_links(request: Request, data: Heatmap) -> dict[str, str]:
+    """The addresses of the previous and next pages, where there are such pages."""
+    links = {}
+    if data.page > 1:
+        links["previous"] = "?" + request.url.include_query_params(page=data.page - 1).query
+    if data.page < data.pages:
+        links["next"] = "?" + request.url.include_query_params(page=data.page + 1).query
     return links
 
 
@@ -286,7 +308,7 @@ def _sort_links(request: Request, data: Heatmap) -> list[tuple[str, str, str]]:
 @pages.get("/heatmap.xlsx")
 @pages.get("/heatmap.json")
 def heatmap_export(request: Request, session: SessionDep, principal: PrincipalDep, query: HeatmapQueryDep) -> Response:
-    data = _heatmap(session, principal, query, lang=locale_of(request))
+    data = _heatmap(session, principal, query, lang=locale_of(request), paged=False)
     header, rows = service.table_of_heatmap(data, lang=locale_of(request))
     return _export(_suffix(request), f"heatmap-{data.template_key}-{data.columns}-{data.period}", header, rows, data)
 

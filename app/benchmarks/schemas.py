@@ -47,8 +47,15 @@ class Heatmap(BaseModel):
     sort: str = Field(description="The measure key the rows are sorted by, or `cluster` (by name)")
     descending: bool = Field(description="Largest first; clusters without a value come last either way")
     measures: list[Measure]
+    total: int = Field(description="Clusters with a round in the period: the rows of all pages")
+    page: int = Field(description="This page, from 1")
+    pages: int
+    per_page: int | None = Field(description="Rows per page; null: every row on one page")
     rows: list[HeatmapRow]
-    median: dict[str, float | None]
+    median: dict[str, float | None] = Field(description="Of each column over all rows, not only this page")
+    quartiles: dict[str, tuple[float, float, float] | None] = Field(
+        description="First quartile, median and third quartile of each column over all rows (the shades of KPIs)"
+    )
     since: str | None = Field(description="The period changes are measured from (the one before `period`)")
     median_change: dict[str, float | None]
     freshness: Freshness

@@ -21,11 +21,12 @@ import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import yaml
-from sqlalchemy import ARRAY, Integer, Text, any_, bindparam, case, delete, extract, func, insert, text
+from sqlalchemy import ARRAY, Float, Integer, Text, any_, bindparam, case, delete, extract, func, insert, null, text
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, col, false, or_, select
 
@@ -65,6 +66,8 @@ from app.scorecards.schema import TemplateSpec, localize
 from app.scoring import service as scoring_service
 from app.scoring.schemas import RoundScoresRead
 from app.timeutil import utcnow
+
+T = TypeVar("T")
 
 
 def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
@@ -723,10 +726,9 @@ class _Cell:
     values: dict[str, tuple[float, float | None]]
 
 
-def _cells(
-    session: Session, cluster_ids: Sequence[int], period: str, since: str | None, keys: Sequence[str]
-) -> dict[int, _Cell]:
-    """One statement: each cluster's round of `period` and of `since`, the values of `keys` and their changes."""
+def _pair(session: Session, cluster_ids: Sequence[int], period: str, since: str | None) -> Any:
+    """Each cluster's round of `period` (round_id, label, status) and of `since` (base_id) on one row; round_id is
+    null for a cluster with a round only in `since`."""
     ranked = _ranked_rounds(session, cluster_ids, ["open", "closed"])
 
     def in_(p: str | None) -> Any:
@@ -734,7 +736,7 @@ def _cells(
 
     # Both rounds of a cluster on one row, in one pass (a join of the ranked rounds with themselves is estimated
     # badly enough for PostgreSQL to compare every pair).
-    pair = (
+    return (
         sa_select(
             ranked.c.cluster_id,
             func.max(ranked.c.round_id).filter(in_(period)).label("round_id"),
@@ -746,55 +748,121 @@ def _cells(
         .group_by(ranked.c.cluster_id)
         .cte("pair")
     )
+
+
+def _pivoted(
+    session: Session, cluster_ids: Sequence[int], period: str, since: str | None, keys: Sequence[str]
+) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+    """What the agency views read: each cluster's rounds of `period` and of `since` (the pair), joined to their
+    values of `keys`, a column per measure and round. Returns the pair, the join and, per key, its columns (value,
+    value in `since`)."""
+    pair = _pair(session, cluster_ids, period, since)
     values_table: Any = BenchmarkValue.__table__  # type: ignore[attr-defined]
-    entry: Any = BenchmarkEntry.__table__  # type: ignore[attr-defined]
 
     def pivot(round_id: Any, name: str) -> Any:
-        """The values of `keys` of these rounds, a row per round and a column per measure."""
+        """The values of `keys` of these rounds, a row per round (one index probe each) and a column per measure."""
         v = values_table.alias(name)
         figures = (func.max(v.c.value).filter(v.c.measure == key).label(f"{name}{i}") for i, key in enumerate(keys))
         rounds = v.c.round_id.in_(sa_select(round_id))
         return sa_select(v.c.round_id, *figures).where(rounds, v.c.measure.in_(keys)).group_by(v.c.round_id).subquery()
 
     value, earlier = pivot(pair.c.round_id, "value"), pivot(pair.c.base_id, "earlier")
+    joined = pair.outerjoin(value, value.c.round_id == pair.c.round_id).outerjoin(
+        earlier, earlier.c.round_id == pair.c.base_id
+    )
+    return pair, joined, list(zip(list(value.c)[1:], list(earlier.c)[1:], strict=True))
+
+
+def _cells(
+    session: Session, cluster_ids: Sequence[int], period: str, since: str | None, keys: Sequence[str]
+) -> dict[int, _Cell]:
+    """One statement: each cluster's round of `period` and of `since`, the values of `keys` and their changes."""
+    if not cluster_ids:
+        return {}
+    pair, joined, figures = _pivoted(session, cluster_ids, period, since, keys)
+    entry: Any = BenchmarkEntry.__table__  # type: ignore[attr-defined]
     heading = (pair.c.cluster_id, pair.c.round_id, pair.c.label, pair.c.status, entry.c.revision)
     statement = (
-        sa_select(*heading, *list(value.c)[1:], *list(earlier.c)[1:])
-        .select_from(pair)
-        .outerjoin(entry, and_(entry.c.round_id == pair.c.round_id, entry.c.reopened_at.is_(None)))
-        .outerjoin(value, value.c.round_id == pair.c.round_id)
-        .outerjoin(earlier, earlier.c.round_id == pair.c.base_id)
+        sa_select(*heading, *(now for now, _ in figures), *(before for _, before in figures))
+        .select_from(joined.outerjoin(entry, and_(entry.c.round_id == pair.c.round_id, entry.c.reopened_at.is_(None))))
         .where(pair.c.round_id.is_not(None))
     )
     out: dict[int, _Cell] = {}
-    for cid, round_id, label, status, revision, *figures in session.connection().execute(statement).all():
-        pairs = zip(keys, figures[: len(keys)], figures[len(keys) :], strict=True)
+    for cid, round_id, label, status, revision, *got in session.connection().execute(statement).all():
+        pairs = zip(keys, got[: len(keys)], got[len(keys) :], strict=True)
         values = {key: (now, logic.change(now, before)) for key, now, before in pairs if now is not None}
         out[cid] = _Cell(RoundRef(round_id, label, status), revision, values)
     return out
 
 
+@dataclass(frozen=True)
+class _Column:
+    """One measure over every cluster with a round in the period: how many have a value, the values' quartiles
+    and the median of their changes."""
+
+    n: int
+    quartiles: tuple[float, float, float] | None
+    median_change: float | None
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """The heat map over all its rows, whichever page is shown: each column's summary, and the clusters with a
+    round in the period (the rows) with their value of the sort column."""
+
+    columns: dict[str, _Column]
+    rows: dict[int, float | None]
+
+
+def _summary(
+    session: Session, cluster_ids: Sequence[int], period: str, since: str | None, keys: Sequence[str], sort: str
+) -> _Summary:
+    """On PostgreSQL one aggregate pass there (`percentile_cont`, the interpolation of logic.inclusive_quartiles);
+    elsewhere in Python from every cell."""
+    if not cluster_ids:
+        return _Summary({key: _Column(0, None, None) for key in keys}, {})
+    if session.get_bind().dialect.name != "postgresql":
+        cells = _cells(session, cluster_ids, period, since, keys)
+        columns = {}
+        for key in keys:
+            values = sorted(c.values[key][0] for c in cells.values() if key in c.values)
+            changes = [moved for c in cells.values() if key in c.values and (moved := c.values[key][1]) is not None]
+            quartiles = logic.inclusive_quartiles(values) if values else None
+            columns[key] = _Column(len(values), quartiles, logic.median(changes))
+        return _Summary(columns, {cid: c.values.get(sort, (None, None))[0] for cid, c in cells.items()})
+    pair, joined, figures = _pivoted(session, cluster_ids, period, since, keys)
+    aggregates: list[Any] = []
+    for now, before in figures:
+        spread = func.percentile_cont(array([0.25, 0.5, 0.75])).within_group(now)
+        aggregates += [func.count(now), spread, func.percentile_cont(0.5).within_group(now - before)]
+    by = figures[keys.index(sort)][0] if sort in keys else null().cast(Float)
+    rows = (func.array_agg(pair.c.cluster_id), func.array_agg(by))
+    statement = sa_select(*aggregates, *rows).select_from(joined).where(pair.c.round_id.is_not(None))
+    *got, ids, values = session.connection().execute(statement).one()
+    columns = {}
+    for i, key in enumerate(keys):
+        n, quartiles, moved = got[3 * i : 3 * i + 3]
+        columns[key] = _Column(n, tuple(quartiles) if quartiles else None, moved)
+    return _Summary(columns, dict(zip(ids or [], values or [], strict=True)))
+
+
 @dataclass
-class _InPeriod:
+class _InPeriod(Generic[T]):
     periods: list[str]  # every period any of the clusters has a round in, newest first
     chosen: str | None
     since: str | None  # the period changes are measured from
-    cells: dict[int, _Cell]  # cluster id -> its round in the chosen period, values and changes
-
-    def value(self, cluster_id: int, key: str) -> float | None:
-        cell = self.cells.get(cluster_id)
-        return cell.values[key][0] if cell and key in cell.values else None
-
-    def change(self, cluster_id: int, key: str) -> float | None:
-        cell = self.cells.get(cluster_id)
-        return cell.values[key][1] if cell and key in cell.values else None
+    found: T | None  # what `read` gave for the chosen period
 
 
 def _in_period(
-    session: Session, clusters: list[Member], requested: str | None, keys: list[str], since: str | None = None
-) -> _InPeriod:
-    """The agency views' common step: the clusters' rounds of the requested (or latest) period and of the period
-    changes are measured from (`since`, or the one before), and their values."""
+    session: Session,
+    clusters: list[Member],
+    requested: str | None,
+    read: Callable[[list[int], str, str | None], T],
+    shows: Callable[[T], bool],
+) -> _InPeriod[T]:
+    """The agency views' common step: the clusters' requested (or latest) period and the one before it, which
+    changes are measured from, with what `read` finds there."""
     ids = [m.cluster_id for m in clusters]
     periods = _all_periods(session, ids, closed_only=False)
     # Without a (known) requested period: the newest one with a value to show. The newest period may hold only
@@ -802,16 +870,19 @@ def _in_period(
     candidates = [requested] if requested in periods else periods
     for chosen in candidates:
         assert chosen is not None
-        earlier = [p for p in periods if p < chosen]
-        base = since if since in earlier else (earlier[0] if earlier else None)
-        cells = _cells(session, ids, chosen, base, keys)
-        if any(cell.values for cell in cells.values()) or chosen == candidates[-1]:
-            return _InPeriod(periods, chosen, base, cells)
-    return _InPeriod(periods, None, None, {})
+        base = next((p for p in periods if p < chosen), None)
+        found = read(ids, chosen, base)
+        if shows(found) or chosen == candidates[-1]:
+            return _InPeriod(periods, chosen, base, found)
+    return _InPeriod(periods, None, None, None)
 
 
 # The heat map's column sets: the kinds of measure each shows.
 HEATMAP_COLUMNS = {"perspective": ("overall", "perspective"), "csf": ("overall", "csf"), "kpi": ("kpi",)}
+
+
+# Rows of the heat map page (its summary row is over every row); exports and API callers may ask for all.
+HEATMAP_PAGE = 50
 
 
 def heatmap(
@@ -824,12 +895,14 @@ def heatmap(
     columns: str = "csf",
     sort: str = "cluster",
     descending: bool = False,
+    page: int = 1,
+    per_page: int | None = HEATMAP_PAGE,
     lang: str | None = None,
 ) -> Heatmap:
     """Agency staff: the sharing clusters of their programmes by name x the overall score and the perspective or
     CSF scores, or x the raw template KPI values (`columns`), sorted by `sort` (a column's measure key, or
-    "cluster" for the name). `lang`: of the titles (the template's first language when None, as the JSON API
-    gives them)."""
+    "cluster" for the name), `per_page` rows at a time (None: all). The medians and quartiles are over all rows.
+    `lang`: of the titles (the template's first language when None, as the JSON API gives them)."""
     spec = _template(session, template_key)
     members = _named(_population(session, template_key), principal)
     options = _options(members)
@@ -839,12 +912,25 @@ def heatmap(
     shown_measures = [m for m in measures(spec, lang=lang) if m.kind in HEATMAP_COLUMNS[columns]]
     keys = [m.key for m in shown_measures]
     sort = sort if sort in keys else "cluster"
-    found = _in_period(session, shown, period, keys)
+
+    def read(ids: list[int], chosen: str, base: str | None) -> _Summary:
+        return _summary(session, ids, chosen, base, keys, sort)
+
+    found = _in_period(session, shown, period, read, lambda summary: any(c.n for c in summary.columns.values()))
+    summary = found.found or _Summary({k: _Column(0, None, None) for k in keys}, {})
+    listed = [m for m in shown if m.cluster_id in summary.rows]
+    if sort != "cluster":
+        listed = logic.ordered(listed, lambda m: summary.rows[m.cluster_id], descending=descending)
+    elif descending:
+        listed.reverse()
+    size = per_page or max(len(listed), 1)
+    pages = max(1, -(-len(listed) // size))
+    page = min(max(page, 1), pages)
+    listed = listed[(page - 1) * size : page * size]
+    cells = _cells(session, [m.cluster_id for m in listed], found.chosen, found.since, keys) if found.chosen else {}
     rows = []
-    for m in shown:
-        cell = found.cells.get(m.cluster_id)
-        if cell is None:
-            continue
+    for m in listed:
+        cell = cells[m.cluster_id]
         got = {k: cell.values.get(k, (None, None)) for k in keys}
         rows.append(
             HeatmapRow(
@@ -859,26 +945,25 @@ def heatmap(
                 changes={k: change for k, (_value, change) in got.items()},
             )
         )
-    median = {k: logic.median([v for r in rows if (v := r.values[k]) is not None]) for k in keys}
-    median_change = {k: logic.median([v for r in rows if (v := r.changes[k]) is not None]) for k in keys}
-    if sort != "cluster":
-        rows = logic.ordered(rows, lambda r: r.values[sort], descending=descending)
-    elif descending:
-        rows.reverse()
     return Heatmap(
         template_key=template_key,
         period=found.chosen,
         periods=found.periods,
         since=found.since,
-        median_change=median_change,
         filters=clean,
         options=options,
         columns=columns,
         sort=sort,
         descending=descending,
         measures=shown_measures,
+        total=len(summary.rows),
+        page=page,
+        pages=pages,
+        per_page=per_page,
         rows=rows,
-        median=median,
+        median={k: c.quartiles[1] if c.quartiles else None for k, c in summary.columns.items()},
+        quartiles={k: c.quartiles for k, c in summary.columns.items()},
+        median_change={k: c.median_change for k, c in summary.columns.items()},
         freshness=freshness(session, [m.cluster_id for m in shown]),
     )
 
@@ -898,12 +983,18 @@ def distribution(
     all_measures = measures(spec, lang=lang)
     chosen_measure = next((m for m in all_measures if m.key == measure), all_measures[0])
     members = _filtered(_named(_population(session, template_key), principal), filters)
-    found = _in_period(session, members, period, [chosen_measure.key])
+    key = chosen_measure.key
+
+    def read(ids: list[int], chosen: str, base: str | None) -> dict[int, _Cell]:
+        return _cells(session, ids, chosen, base, [key])
+
+    found = _in_period(session, members, period, read, lambda cells: any(c.values for c in cells.values()))
+    cells = found.found or {}
     points = []
     for m in members:
-        value = found.value(m.cluster_id, chosen_measure.key)
-        if value is not None:
-            change = found.change(m.cluster_id, chosen_measure.key)
+        cell = cells.get(m.cluster_id)
+        if cell and key in cell.values:
+            value, change = cell.values[key]
             points.append(DistributionPoint(cluster_id=m.cluster_id, cluster_name=m.name, value=value, change=change))
     points.sort(key=lambda p: -p.value)
     return Distribution(
@@ -1688,7 +1779,7 @@ def table_of_heatmap(data: Heatmap, *, lang: str | None = None) -> tuple[list[st
         ]
         for r in data.rows
     ]
-    median = _nl("median of %(num)s cluster", "median of %(num)s clusters", len(data.rows)).localized(lang)
+    median = _nl("median of %(num)s cluster", "median of %(num)s clusters", data.total).localized(lang)
     rows.append(
         [median, "", *[data.median[m.key] for m in data.measures], *[data.median_change[m.key] for m in data.measures]]
     )

@@ -40,8 +40,9 @@ def test_benchmark_pages_show_how_current_they_are(server: LiveServer, screen: S
 
 
 def test_chart_pages_read_on_a_phone_and_a_projector(server: LiveServer, screen: Screen) -> None:
-    """The trend with its band, the position chart, the heat map sorted by a column (htmx swaps the table) and the
-    distribution with a cluster marked: axe-clean, nothing fetched from another site, nothing wider than the page."""
+    """The trend with its band, the position chart, the heat map sorted by a column and paged (htmx swaps the
+    table) and the distribution with a cluster marked: axe-clean, nothing fetched from another site, nothing
+    wider than the page."""
     page = screen.page
     with Session(server.engine) as session:
         programme = factories.programme(session)
@@ -72,6 +73,16 @@ def test_chart_pages_read_on_a_phone_and_a_projector(server: LiveServer, screen:
     expect(page.locator("table.heat tbody tr").first).to_contain_text("Cluster 5")
     assert "sort=overall" in page.url
     screen.check("heatmap-sorted")
+
+    # Two rows a page: the next page comes through htmx, sorted as before, with the median of all five clusters.
+    page.goto(f"{server.url}/benchmarks?columns=perspective&sort=overall&order=desc&per_page=2")
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("table.heat tbody tr").first).to_contain_text("Cluster 3")
+    expect(page.locator("table.heat tbody tr")).to_have_count(2)
+    expect(page.locator("table.heat tfoot")).to_contain_text("Median of all 5")
+    expect(page.get_by_role("link", name="Previous page")).to_be_visible()
+    assert "page=2" in page.url
+    screen.check("heatmap-page-2")
 
     page.goto(f"{server.url}/benchmarks/distribution?measure=overall&cluster={cluster_id}")
     expect(page.locator("#distribution-chart rect.marked")).to_have_count(1)
