@@ -10,7 +10,8 @@ added: app/audit/service.py `data_changed`), by app/benchmarks/refresher.py in t
 writes no roll-up, and says how current its figures are (`freshness`, one statement comparing revisions). No
 other domain has to call in here when its data changes.
 
-Reading: the heat map reads one value per cluster and CSF; a peer comparison on PostgreSQL has the
+Reading: the heat map reads one page of clusters, one value per cluster and column, and its summary row over
+every cluster (computed by PostgreSQL, in Python on SQLite); a peer comparison on PostgreSQL has the
 database rank the roll-ups, and only which clusters lack a value and the values the quartiles rest on
 come into Python for the disclosure control (docs/disclosure.md). On SQLite the same numbers are
 computed in Python from the period's roll-up values (logic.released_quartiles on both paths).
