@@ -154,6 +154,9 @@ class DistributionChart:
     axis: Axis
     zero: float
     bars: list[Bar]
+    # With more clusters than pixel columns: no bar each, but the values as one shape, a point (x, y) per column
+    # (its largest value), and only the marked cluster's bar.
+    outline: list[tuple[float, float]]
     quartiles: list[tuple[str, float, float]]  # (name, value, y) of the quartiles shown
     marked: Bar | None
 
@@ -167,30 +170,38 @@ def distribution_chart(
     width: int = 560,
     height: int = 300,
 ) -> DistributionChart:
-    """One bar per cluster, largest first, the quartile lines across, and the cluster `marked` in another colour."""
+    """One bar per cluster, largest first, the quartile lines across, and the cluster `marked` in another colour.
+    A programme of thousands of clusters has more clusters than the chart has pixel columns: their values are
+    drawn as one shape instead (the page stays small), and the marked cluster's bar at least 2 px wide."""
     left, right, top, bottom = 48.0, width - 16.0, 24.0, height - 24.0
     axis = axis_for([p.value for p in points], score=score, top=top, bottom=bottom)
     zero = axis.y(max(axis.lo, 0.0))
     step = (right - left) / max(len(points), 1)
     gap = step * 0.15 if step >= 4 else 0.0
-    bars = []
-    for i, p in enumerate(points):
+
+    def bar(i: int, p: DistributionPoint) -> Bar:
         y = axis.y(p.value)
-        bars.append(
-            Bar(
-                cluster_id=p.cluster_id,
-                label=p.cluster_name,
-                value=p.value,
-                x=round(left + i * step + gap / 2, 2),
-                y=min(y, zero),
-                width=round(step - gap, 2),
-                height=round(abs(zero - y), 2),
-                marked=p.cluster_id == marked,
-            )
+        return Bar(
+            cluster_id=p.cluster_id,
+            label=p.cluster_name,
+            value=p.value,
+            x=round(left + i * step + gap / 2, 2),
+            y=min(y, zero),
+            width=round(max(step - gap, 2.0 if step < 1 else 0.0), 2),
+            height=round(abs(zero - y), 2),
+            marked=p.cluster_id == marked,
         )
+
+    outline: list[tuple[float, float]] = []
+    if step >= 1:
+        bars = [bar(i, p) for i, p in enumerate(points)]
+    else:
+        bars = [bar(i, p) for i, p in enumerate(points) if p.cluster_id == marked]
+        columns = range(int(right - left) + 1)
+        outline = [(left + c, round(axis.y(points[min(int(c / step), len(points) - 1)].value), 2)) for c in columns]
     shown = [(name, q, axis.y(q)) for name, q in quartiles if q is not None]
     return DistributionChart(
-        width, height, left, right, axis, zero, bars, shown, next((b for b in bars if b.marked), None)
+        width, height, left, right, axis, zero, bars, outline, shown, next((b for b in bars if b.marked), None)
     )
 
 

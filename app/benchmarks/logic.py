@@ -149,6 +149,25 @@ def ordered(items: Sequence[T], key: Callable[[T], Any], *, descending: bool) ->
     return sorted(present, key=key, reverse=descending) + [i for i in items if key(i) is None]
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which rows of `total` a page shows (rows[start:stop]): a page asked for past either end is the first or
+    the last page; without a page size, everything is one page."""
+
+    number: int
+    pages: int
+    start: int
+    stop: int
+    total: int
+
+    @classmethod
+    def of(cls, total: int, number: int, size: int | None) -> "Page":
+        size = size or max(total, 1)
+        pages = max(1, -(-total // size))
+        number = min(max(number, 1), pages)
+        return cls(number, pages, (number - 1) * size, min(number * size, total), total)
+
+
 # Heat-map shades of a cell: a score's fifth of 0-100, or a raw KPI value's quarter of its column.
 BAND_SHADES = {"min-q1": 0, "q1-median": 1, "median-q3": 3, "q3-max": 4}
 

@@ -16,7 +16,7 @@ from app.auth.policy import (
     require_admin,
     require_benchmark_agency,
 )
-from app.benchmarks import charts, service
+from app.benchmarks import charts, logic, service
 from app.benchmarks.logic import DIMENSIONS
 from app.benchmarks.schemas import ChangeRanking, Distribution, Heatmap, Observatory, Profile, Trend
 from app.clusters import service as cluster_service
@@ -93,6 +93,10 @@ def distribution_query(
     request: Request, template: str | None = None, measure: str = "overall", period: str | None = None
 ) -> DistributionQuery:
     return DistributionQuery(template, measure, period, _filters(request))
+
+
+# Rows of the distribution page's table (the chart and the exports have every cluster).
+TABLE_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -271,11 +275,13 @@ def heatmap_page(
     request: Request, session: SessionDep, principal: PrincipalDep, query: HeatmapQueryDep
 ) -> HTMLResponse:
     data = _heatmap(session, principal, query, lang=locale_of(request))
+    pager = logic.Page.of(data.total, data.page, data.per_page)
     context = {
         "data": data,
         "shades": charts.heat_shades(data),
         "sort_links": _sort_links(request, data),
-        "page_links": _page_links(request, data),
+        "pager": pager,
+        "page_links": _page_links(request, pager),
         "template_keys": service.template_keys(session),
         "query": request.url.query,
     }
@@ -294,13 +300,13 @@ def _sort_links(request: Request, data: Heatmap) -> list[tuple[str, str, str]]:
     return links
 
 
-def _page_links(request: Request, data: Heatmap) -> dict[str, str]:
+def _page_links(request: Request, pager: logic.Page) -> dict[str, str]:
     """The addresses of the previous and next pages, where there are such pages."""
     links = {}
-    if data.page > 1:
-        links["previous"] = "?" + request.url.include_query_params(page=data.page - 1).query
-    if data.page < data.pages:
-        links["next"] = "?" + request.url.include_query_params(page=data.page + 1).query
+    if pager.number > 1:
+        links["previous"] = "?" + request.url.include_query_params(page=pager.number - 1).query
+    if pager.number < pager.pages:
+        links["next"] = "?" + request.url.include_query_params(page=pager.number + 1).query
     return links
 
 
@@ -315,13 +321,24 @@ def heatmap_export(request: Request, session: SessionDep, principal: PrincipalDe
 
 @pages.get("/distribution", response_class=HTMLResponse)
 def distribution_page(
-    request: Request, session: SessionDep, principal: PrincipalDep, query: DistributionQueryDep
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    query: DistributionQueryDep,
+    page: Annotated[int | None, Query(ge=1, description="Of the table; by default the marked cluster's")] = None,
+    per_page: Annotated[int, Query(ge=1, le=1000, description="Rows of the table")] = TABLE_ROWS,
 ) -> HTMLResponse:
     data = _distribution(session, principal, query, lang=locale_of(request))
-    marked = request.query_params.get("cluster", "")
+    asked = request.query_params.get("cluster", "")
+    marked = int(asked) if asked.isdigit() else None
+    # Without a page asked for, the table opens on the marked cluster's row.
+    index = next((i for i, p in enumerate(data.points) if p.cluster_id == marked), 0)
+    pager = logic.Page.of(len(data.points), page or index // per_page + 1, per_page)
     context = {
         "data": data,
-        "chart": charts.distribution_of(data, marked=int(marked) if marked.isdigit() else None),
+        "chart": charts.distribution_of(data, marked=marked),
+        "pager": pager,
+        "page_links": _page_links(request, pager),
         "template_keys": service.template_keys(session),
         "query": request.url.query,
     }

@@ -924,10 +924,8 @@ def heatmap(
         listed = logic.ordered(listed, lambda m: summary.rows[m.cluster_id], descending=descending)
     elif descending:
         listed.reverse()
-    size = per_page or max(len(listed), 1)
-    pages = max(1, -(-len(listed) // size))
-    page = min(max(page, 1), pages)
-    listed = listed[(page - 1) * size : page * size]
+    shown_page = logic.Page.of(len(listed), page, per_page)
+    listed = listed[shown_page.start : shown_page.stop]
     cells = _cells(session, [m.cluster_id for m in listed], found.chosen, found.since, keys) if found.chosen else {}
     rows = []
     for m in listed:
@@ -958,8 +956,8 @@ def heatmap(
         descending=descending,
         measures=shown_measures,
         total=len(summary.rows),
-        page=page,
-        pages=pages,
+        page=shown_page.number,
+        pages=shown_page.pages,
         per_page=per_page,
         rows=rows,
         median={k: c.quartiles[1] if c.quartiles else None for k, c in summary.columns.items()},

@@ -87,5 +87,12 @@ def test_chart_pages_read_on_a_phone_and_a_projector(server: LiveServer, screen:
     page.goto(f"{server.url}/benchmarks/distribution?measure=overall&cluster={cluster_id}")
     expect(page.locator("#distribution-chart rect.marked")).to_have_count(1)
     screen.check("distribution-marked")
+    # Two rows a page: the table opens on the marked cluster's page (Cluster 3 is the third largest: page 2).
+    page.goto(f"{server.url}/benchmarks/distribution?measure=overall&cluster={cluster_id}&per_page=2")
+    expect(page.locator("tr.marked")).to_contain_text("Cluster 3")
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("table tbody tr")).to_have_count(1)
+    expect(page.locator("#distribution-chart rect.bar")).to_have_count(5)
+    screen.check("distribution-last-page")
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"

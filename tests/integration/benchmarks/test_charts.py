@@ -184,3 +184,27 @@ def test_distribution_marks_the_cluster_and_draws_the_quartiles(client: TestClie
     lines = {q.get("data-name"): value(float(q.get("y1", ""))) for q in quartiles}
     expected = statistics.quantiles([score_of(r) for r in clusters], n=4, method="inclusive")
     assert [lines["q1"], lines["median"], lines["q3"]] == pytest.approx(expected, abs=DRAWN)
+
+
+def test_distribution_table_opens_on_the_marked_clusters_page(client: TestClient, session: Session) -> None:
+    """The table beside the chart comes a page at a time (thousands of clusters would be megabytes), opening on
+    the page of the cluster marked; the chart still draws every cluster."""
+    programme = factories.programme(session)
+    clusters = {r: _cluster(session, programme, f"Rated {r}", r) for r in (1, 2, 3, 4, 5)}
+    agency = _bearer(session, ("agency", programme))
+    refresh_rollups(session)
+    session.commit()
+
+    def rows(page: str) -> list[str]:
+        body = page[page.index("<tbody>") : page.index("</tbody>")]
+        return re.findall(r'<th scope="row"><a href="/benchmarks/clusters/\d+">([^<]+)</a>', body)
+
+    address = f"/benchmarks/distribution?measure=overall&cluster={clusters[2].id}&per_page=2"
+    marked = client.get(address, headers=agency).text  # Rated 2 is the fourth largest: page 2 of 3
+    assert rows(marked) == ["Rated 3", "Rated 2"] and "largest first, page 2 of 3" in marked
+    assert 'class="marked"' in marked and 'rel="prev"' in marked and 'rel="next"' in marked
+    assert len([b for b in _svg(marked, "distribution-chart").iter("rect") if "bar" in (b.get("class") or "")]) == 5
+    first = client.get(address + "&page=1", headers=agency).text
+    assert rows(first) == ["Rated 5", "Rated 4"] and 'rel="prev"' not in first and 'class="marked"' not in first
+    whole = client.get("/benchmarks/distribution?measure=overall", headers=agency).text
+    assert rows(whole) == [f"Rated {r}" for r in (5, 4, 3, 2, 1)] and 'class="pages"' not in whole

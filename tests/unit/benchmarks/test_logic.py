@@ -259,3 +259,20 @@ def test_slug_and_next_version() -> None:
     assert logic.next_version("1") == "2"
     assert logic.next_version("2024.9") == "2024.10"
     assert logic.next_version("beta") == "beta.1"
+
+
+@pytest.mark.parametrize(
+    ("total", "asked", "size", "shown"),
+    [
+        (5, 1, 2, (1, 3, 0, 2)),
+        (5, 3, 2, (3, 3, 4, 5)),  # the last page holds what is left
+        (5, 9, 2, (3, 3, 4, 5)),  # past the end: the last page
+        (5, 0, 2, (1, 3, 0, 2)),  # before the start: the first page
+        (4, 2, 2, (2, 2, 2, 4)),  # exactly full pages
+        (0, 1, 2, (1, 1, 0, 0)),  # nothing: one empty page
+        (5, 2, None, (1, 1, 0, 5)),  # no page size: everything on one page
+    ],
+)
+def test_a_page_of_rows(total: int, asked: int, size: int | None, shown: tuple[int, int, int, int]) -> None:
+    page = logic.Page.of(total, asked, size)
+    assert (page.number, page.pages, page.start, page.stop) == shown and page.total == total
