@@ -11,6 +11,9 @@ import os
 worker_class = "uvicorn_worker.UvicornWorker"
 workers = os.cpu_count() or 1
 reuse_port = True
+# An idle connection stays open 5 s, as under uvicorn alone (gunicorn's own default, 2 s, closed most members'
+# connections between two autosaves; tests/durability/test_keep_alive.py).
+keepalive = 5
 # The app believes X-Forwarded-For only from FORWARDED_ALLOW_IPS, applied by itself (README, Configuration); the
 # worker must not trust any proxy on its own (it would read the same variable, or trust 127.0.0.1 without it).
 forwarded_allow_ips = ""
