@@ -796,6 +796,20 @@ def _cells(
     return out
 
 
+def _values_of(
+    session: Session, cluster_ids: Sequence[int], period: str, since: str | None, key: str
+) -> dict[int, tuple[float, float | None]]:
+    """One measure's value in `period` and its change since `since`, of each cluster with a value: what the
+    distribution draws, without the rounds' labels and revisions that `_cells` reads for the heat map's rows."""
+    if not cluster_ids:
+        return {}
+    pair, joined, [(now, before)] = _pivoted(session, cluster_ids, period, since, [key])
+    statement = sa_select(pair.c.cluster_id, now, before).select_from(joined).where(now.is_not(None))
+    return {
+        cid: (value, logic.change(value, earlier)) for cid, value, earlier in session.connection().execute(statement)
+    }
+
+
 @dataclass(frozen=True)
 class _Column:
     """One measure over every cluster with a round in the period: how many have a value, the values' quartiles
@@ -984,16 +998,15 @@ def distribution(
     members = _filtered(_named(_population(session, template_key), principal), filters)
     key = chosen_measure.key
 
-    def read(ids: list[int], chosen: str, base: str | None) -> dict[int, _Cell]:
-        return _cells(session, ids, chosen, base, [key])
+    def read(ids: list[int], chosen: str, base: str | None) -> dict[int, tuple[float, float | None]]:
+        return _values_of(session, ids, chosen, base, key)
 
-    found = _in_period(session, members, period, read, lambda cells: any(c.values for c in cells.values()))
-    cells = found.found or {}
+    found = _in_period(session, members, period, read, bool)
+    values = found.found or {}
     points = []
     for m in members:
-        cell = cells.get(m.cluster_id)
-        if cell and key in cell.values:
-            value, change = cell.values[key]
+        if m.cluster_id in values:
+            value, change = values[m.cluster_id]
             points.append(DistributionPoint(cluster_id=m.cluster_id, cluster_name=m.name, value=value, change=change))
     points.sort(key=lambda p: -p.value)
     return Distribution(
