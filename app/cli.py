@@ -14,7 +14,7 @@ from app import migrate
 from app.auth import service as auth_service
 from app.backup import service as backup_service
 from app.config import ROOT, get_settings
-from app.db import make_engine
+from app.db import make_engine, open_session
 from app.errors import AppError
 from app.scorecards import parsing
 from app.scorecards import service as scorecard_service
@@ -39,7 +39,8 @@ def _schema(_args: argparse.Namespace) -> int:
 
 
 def _session() -> Session:
-    return Session(make_engine(get_settings().database_url), expire_on_commit=False)
+    # As the writer from its first statement on SQLite: a command run beside the app's workers waits its turn.
+    return open_session(make_engine(get_settings().database_url), writes=True)
 
 
 def _templates(_args: argparse.Namespace) -> int:

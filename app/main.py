@@ -11,7 +11,6 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlmodel import Session
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
@@ -29,7 +28,7 @@ from app.clusters.pages import pages as setup_pages
 from app.clusters.routes import router as clusters_api
 from app.config import ROOT, Settings, get_settings
 from app.dashboard.routes import pages as facilitator_pages
-from app.db import DatabaseTurns, make_engine
+from app.db import DatabaseTurns, make_engine, open_session
 from app.errors import API_ERROR_RESPONSES, AppError, NotFound, Unauthorized
 from app.home import router as home_pages
 from app.i18n.routes import current_locale, locale_of
@@ -132,7 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.load_scorecards_on_startup:
-            with Session(engine, expire_on_commit=False) as session:
+            # Every worker loads them as it starts: on SQLite as the writer from the first statement, so that workers
+            # starting together wait for each other instead of one failing to boot ("database is locked").
+            with open_session(engine, writes=True) as session:
                 loaded = scorecard_service.load_directory(session, settings.scorecards_dir)
                 session.commit()
             for version in loaded:

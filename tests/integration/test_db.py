@@ -1,6 +1,8 @@
 """The request's session (app.db): one transaction per request, committed on success, rolled back on any error;
 on SQLite a request that changes data takes the write lock as its transaction begins."""
 
+import shutil
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +18,11 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from starlette.requests import Request
 
+from app.config import ROOT, Settings
 from app.db import DatabaseTurns, get_session, make_engine, open_session
+from app.main import create_app
 from app.responses.models import Response
+from app.scorecards.models import TemplateVersion
 from tests import factories
 
 
@@ -73,6 +78,30 @@ def test_sessions_that_write_take_the_lock_up_front_and_both_succeed_one_after_t
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM note ORDER BY id")).scalars().all() == [0, 1]
     engine.dispose()
+
+
+def test_a_worker_starting_beside_another_waits_for_it_to_load_the_templates(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """Every worker loads the scorecard templates as it starts (two gunicorn workers on one SQLite file): a worker
+    whose load read before the other's commit failed to boot with "database is locked", unless its session was the
+    writer from its first statement."""
+    path = tmp_path / "start.db"
+    shutil.copy(sqlite_template, path)
+    settings = Settings(environment="test", database_url=f"sqlite:///{path}", scorecards_dir=ROOT / "scorecards")
+    app = create_app(settings)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # the other worker, loading
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE alembic_version SET version_num = version_num")
+    threading.Timer(1.0, other.execute, args=("COMMIT",)).start()
+    with TestClient(app) as client:  # starting: its load waits for the other's commit
+        assert client.get("/login").status_code == 200
+    other.close()
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        keys = {version.key for version in session.exec(select(TemplateVersion))}
+    engine.dispose()
+    assert keys == {"dti-cluster-monitoring", "scottish-enterprise-cluster", "thai-food-cluster"}
 
 
 def _statements(engine: Engine) -> list[str]:
