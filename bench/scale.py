@@ -4,7 +4,8 @@ Builds a scratch PostgreSQL database with a synthetic programme, then times the 
 service functions the routes call (agency heat map and distribution, one cluster's profile and its trend as a
 facilitator sees them: aggregates under the disclosure rules), each beside hand-written SQL that computes the
 same statistics over the same roll-ups, including the disclosure checks, and asserts that both give the same
-figures. Prints medians, the app/SQL ratios and the peak resident memory.
+figures. Prints medians (app and SQL in turns, so that a slow moment of the machine hits both), the app/SQL
+ratios and the peak resident memory.
 
 Two ways to fill the roll-ups:
 - `--source rollups` (default): benchmark_entry and benchmark_value rows are written directly with COPY (random
@@ -65,13 +66,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def _ms(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def paired_medians(app: Callable[[], object], hand: Callable[[], object], runs: int) -> tuple[float, float]:
+    """The app's and the hand-written SQL's median times, run in turns: a slow moment of a shared machine hits
+    both sides rather than one."""
+    times = [(_ms(app), _ms(hand)) for _ in range(runs)]
+    return statistics.median(t for t, _ in times), statistics.median(t for _, t in times)
 
 
 def _programme(
@@ -481,8 +486,7 @@ def run(args: argparse.Namespace, raw_url: str, url: str) -> None:
             ("cluster profile (facilitator)", profile, profile_sql),
             ("trend (facilitator)", trend, trend_sql),
         ):
-            sql_ms = median_ms(lambda fn=sql_fn: fn(conn), args.runs)  # type: ignore[misc]
-            app_ms = median_ms(app_fn, args.runs)
+            app_ms, sql_ms = paired_medians(app_fn, lambda fn=sql_fn: fn(conn), args.runs)  # type: ignore[misc]
             timings.append((label, app_ms, sql_ms))
     print(f"\n{args.clusters} clusters x {args.rounds} rounds, median of {args.runs} runs; load average {load()}")
     print(f"{'view':<32}{'app':>9}{'hand SQL':>11}{'ratio':>8}")
@@ -536,7 +540,7 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--members", type=int, default=25)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--source", choices=["rollups", "answers"], default="rollups")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()

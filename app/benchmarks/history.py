@@ -63,8 +63,9 @@ class _Shown:
 History = Mapping[tuple[str, str], Mapping[str, _Shown]]
 
 
-def _released(session: Session, audiences: Iterable[str], periods: Iterable[str]) -> History:
-    """(period, measure) -> fingerprint -> the group and the audiences it was shown to."""
+def _released(session: Session, audiences: Iterable[str], candidates: Sequence[Candidate]) -> History:
+    """(period, measure) -> fingerprint -> the group and the audiences it was shown to, for the candidates' periods
+    and measures (a view of one measure need not read the groups of the forty others shown before)."""
     statement = (
         sa_select(
             col(BenchmarkRelease.audience),
@@ -74,7 +75,11 @@ def _released(session: Session, audiences: Iterable[str], periods: Iterable[str]
             col(BenchmarkReleaseGroup.members),
         )
         .join(BenchmarkReleaseGroup, col(BenchmarkReleaseGroup.id) == col(BenchmarkRelease.group_id))
-        .where(col(BenchmarkRelease.audience).in_(sorted(audiences)), col(BenchmarkRelease.period).in_(sorted(periods)))
+        .where(
+            col(BenchmarkRelease.audience).in_(sorted(audiences)),
+            col(BenchmarkRelease.period).in_(sorted({c.period for c in candidates})),
+            col(BenchmarkRelease.measure).in_(sorted({c.measure for c in candidates})),
+        )
     )
     parsed: dict[str, Mapping[int, logic.Contribution]] = {}
     out: dict[tuple[str, str], dict[str, _Shown]] = defaultdict(dict)
@@ -111,10 +116,9 @@ def release(
 
     Usually everything asked for was shown before and nothing is written. `audiences` includes `audience`.
     """
-    periods = {c.period for c in candidates}
     if not candidates:
         return set()
-    released = _released(session, audiences, periods)
+    released = _released(session, audiences, candidates)
     refused = _refused(candidates, released, min_group)
     fresh = [c for i, c in enumerate(candidates) if i not in refused]
     # Only what this audience has not been shown yet is written (and checked again under the lock).
@@ -124,7 +128,7 @@ def release(
     assert isinstance(engine, Engine)
     with open_session(engine, writes=True) as own:
         _lock(own, audiences)
-        released = _released(own, audiences, periods)
+        released = _released(own, audiences, candidates)
         late = _refused(candidates, released, min_group) - refused
         fresh = [c for i, c in enumerate(candidates) if i not in refused | late]
         _record(own, audience, _new_to(audience, fresh, released))

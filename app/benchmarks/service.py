@@ -22,6 +22,7 @@ import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import yaml
@@ -29,7 +30,7 @@ from sqlalchemy import ARRAY, Float, Integer, Text, any_, bindparam, case, delet
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, and_, col, false, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from app.auth import policy
 from app.auth.principal import Principal
@@ -71,14 +72,22 @@ from app.timeutil import utcnow
 T = TypeVar("T")
 
 
-def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
-    """`column IN ids` for thousands of ids: on PostgreSQL one text parameter made an array there (an IN list of
-    a thousand placeholders costs more to build and parse than the query takes to run, and psycopg builds a list
-    parameter in Python, ten times slower than joining the numbers), a plain IN elsewhere."""
-    if session.get_bind().dialect.name == "postgresql":
-        joined = bindparam(None, _joined(ids), type_=Text)
-        return column == any_(func.string_to_array(joined, ",").cast(ARRAY(Integer)))
-    return column.in_(list(ids))
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _among(dialect: str, column: Any) -> Any:
+    """`column IN :ids`, the ids given on execution as `_ids(dialect, ids)`. For thousands of ids, on PostgreSQL
+    one text parameter made an array there (an IN list of a thousand placeholders costs more to build and parse
+    than the query takes to run, and psycopg builds a list parameter in Python, ten times slower than joining the
+    numbers); an expanding IN elsewhere. Statements that filter by ids thus need not be rebuilt for other ids."""
+    if dialect == "postgresql":
+        return column == any_(func.string_to_array(bindparam("ids", type_=Text), ",").cast(ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def _ids(dialect: str, ids: Iterable[int]) -> str | list[int]:
+    return _joined(ids) if dialect == "postgresql" else list(ids)
 
 
 # --- roll-ups ---------------------------------------------------------------------------
@@ -226,9 +235,12 @@ def _behind(session: Session, cluster_ids: Sequence[int] | None) -> dict[int, in
         .outerjoin(BenchmarkSource, col(BenchmarkSource.cluster_id) == col(Cluster.id))
         .where(_is_behind())
     )
+    params = {}
     if cluster_ids is not None:
-        statement = statement.where(_among(session, col(Cluster.id), cluster_ids))
-    return {cid or 0: revision for cid, revision in session.connection().execute(statement).all()}
+        dialect = _dialect(session)
+        statement = statement.where(_among(dialect, col(Cluster.id)))
+        params = {"ids": _ids(dialect, cluster_ids)}
+    return {cid or 0: revision for cid, revision in session.connection().execute(statement, params).all()}
 
 
 def refresh(session: Session, cluster_ids: Sequence[int]) -> int:
@@ -261,13 +273,14 @@ def freshness(session: Session, cluster_ids: Sequence[int]) -> Freshness:
     behind their data (one statement, one row)."""
     if not cluster_ids:
         return Freshness(updated_at=None, pending=0)
+    dialect = _dialect(session)
     statement = (
         sa_select(func.max(col(BenchmarkSource.refreshed_at)), func.count().filter(_is_behind()))
         .select_from(Cluster)
         .outerjoin(BenchmarkSource, col(BenchmarkSource.cluster_id) == col(Cluster.id))
-        .where(_among(session, col(Cluster.id), cluster_ids))
+        .where(_among(dialect, col(Cluster.id)))
     )
-    updated_at, pending = session.connection().execute(statement).one()
+    updated_at, pending = session.connection().execute(statement, {"ids": _ids(dialect, cluster_ids)}).one()
     return Freshness(updated_at=updated_at, pending=pending)
 
 
@@ -335,9 +348,11 @@ class RoundRef:
     status: str
 
 
-def _ranked_rounds(session: Session, cluster_ids: Sequence[int], statuses: list[str]) -> Any:
-    """Rounds with their period's year and half (logic.period_of, in SQL on both databases) and their rank in
-    the cluster's period: 1 for the round that counts, the one that ends last, then the one created last."""
+@lru_cache(maxsize=16)
+def _ranked_rounds(dialect: str, statuses: tuple[str, ...]) -> Any:
+    """The rounds of the clusters `ids` (_among) with their period's year and half (logic.period_of, in SQL on
+    both databases) and their rank in the cluster's period: 1 for the round that counts, the one that ends last,
+    then the one created last."""
     day = func.coalesce(col(Round.period_end), col(Round.period_start), func.date(col(Round.created_at)))
     year = extract("year", day)
     half = case((extract("month", day) <= 6, 1), else_=2)
@@ -354,7 +369,7 @@ def _ranked_rounds(session: Session, cluster_ids: Sequence[int], statuses: list[
             half.label("half"),
             rank.label("rank"),
         )
-        .where(_among(session, col(Round.cluster_id), cluster_ids), col(Round.status).in_(statuses))
+        .where(_among(dialect, col(Round.cluster_id)), col(Round.status).in_(statuses))
         .subquery()
     )
 
@@ -366,12 +381,15 @@ def _rounds_by_period(
     database picks the rounds: one row per cluster and period comes back."""
     if not cluster_ids:
         return {}
-    ranked = _ranked_rounds(session, cluster_ids, ["closed"] if closed_only else ["open", "closed"])
+    dialect = _dialect(session)
+    ranked = _ranked_rounds(dialect, _statuses(closed_only))
     statement = sa_select(
         ranked.c.round_id, ranked.c.cluster_id, ranked.c.label, ranked.c.status, ranked.c.year, ranked.c.half
     ).where(ranked.c.rank == 1)
     out: dict[int, dict[str, RoundRef]] = defaultdict(dict)
-    for rid, cid, label, status, year, half in session.connection().execute(statement).all():
+    for rid, cid, label, status, year, half in session.connection().execute(
+        statement, {"ids": _ids(dialect, cluster_ids)}
+    ):
         out[cid][f"{int(year)}-H{half}"] = RoundRef(rid, label, status)
     return out
 
@@ -380,9 +398,20 @@ def _all_periods(session: Session, cluster_ids: Sequence[int], *, closed_only: b
     """Every period any of the clusters has a round in, newest first."""
     if not cluster_ids:
         return []
-    ranked = _ranked_rounds(session, cluster_ids, ["closed"] if closed_only else ["open", "closed"])
-    rows = session.connection().execute(sa_select(ranked.c.year, ranked.c.half).distinct())
+    dialect = _dialect(session)
+    statement = _periods_statement(dialect, _statuses(closed_only))
+    rows = session.connection().execute(statement, {"ids": _ids(dialect, cluster_ids)})
     return sorted({f"{int(year)}-H{half}" for year, half in rows}, reverse=True)
+
+
+@lru_cache(maxsize=16)
+def _periods_statement(dialect: str, statuses: tuple[str, ...]) -> Any:
+    ranked = _ranked_rounds(dialect, statuses)
+    return sa_select(ranked.c.year, ranked.c.half).distinct()
+
+
+def _statuses(closed_only: bool) -> tuple[str, ...]:
+    return ("closed",) if closed_only else ("open", "closed")
 
 
 @dataclass(frozen=True)
@@ -404,6 +433,7 @@ def _entries_by_period(session: Session, cluster_ids: Sequence[int]) -> dict[int
     """Each cluster's frozen entry per period (the latest round of a period counts, as for open rounds)."""
     if not cluster_ids:
         return {}
+    dialect = _dialect(session)
     e = BenchmarkEntry
     # Core rows, not ORM objects: thousands of entries per view, no identity map to fill.
     statement = (
@@ -422,10 +452,10 @@ def _entries_by_period(session: Session, cluster_ids: Sequence[int]) -> dict[int
             col(BenchmarkMeasureSet.measures),
         )
         .join(BenchmarkMeasureSet, col(BenchmarkMeasureSet.fingerprint) == col(e.measure_set))
-        .where(_among(session, col(e.cluster_id), cluster_ids), col(e.reopened_at).is_(None))
+        .where(_among(dialect, col(e.cluster_id)), col(e.reopened_at).is_(None))
     )
     chosen: dict[tuple[int, str], Any] = {}
-    for row in session.connection().execute(statement).all():
+    for row in session.connection().execute(statement, {"ids": _ids(dialect, cluster_ids)}).all():
         key = (row[0], row[1])
         if key not in chosen or (row[2], row[3]) > (chosen[key][2], chosen[key][3]):
             chosen[key] = row
@@ -444,13 +474,14 @@ def _values(
     if not ids:
         return {}
     # Core rows, not ORM rows: tens of thousands of plain tuples, no identity map to fill.
+    dialect = _dialect(session)
     statement = sa_select(col(BenchmarkValue.round_id), col(BenchmarkValue.measure), col(BenchmarkValue.value)).where(
-        _among(session, col(BenchmarkValue.round_id), ids)
+        _among(dialect, col(BenchmarkValue.round_id))
     )
     if measures is not None:
         statement = statement.where(col(BenchmarkValue.measure).in_(measures))
     out: dict[int, dict[str, float]] = defaultdict(dict)
-    for rid, measure, value in session.connection().execute(statement).all():
+    for rid, measure, value in session.connection().execute(statement, {"ids": _ids(dialect, ids)}).all():
         out[rid][measure] = value
     return out
 
@@ -620,7 +651,7 @@ def _slice_data(
     *,
     exact: bool,
 ) -> _SliceData:
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         return _PostgresSliceData(session, picks, asks, own_id, groups, exact=exact)
     return _PythonSliceData(session, picks, asks, own_id, groups, exact=exact)
 
@@ -727,23 +758,23 @@ class _Cell:
     values: dict[str, tuple[float, float | None]]
 
 
-def _pair(session: Session, cluster_ids: Sequence[int], period: str, since: str | None) -> Any:
-    """Each cluster's round of `period` (round_id, label, status) and of `since` (base_id) on one row; round_id is
-    null for a cluster with a round only in `since`."""
-    ranked = _ranked_rounds(session, cluster_ids, ["open", "closed"])
+def _pair(dialect: str) -> Any:
+    """Each cluster's round of the period (round_id, label, status) and of the period before (base_id) on one row;
+    round_id is null for a cluster with a round only in the period before. Parameters: _pair_params."""
+    ranked = _ranked_rounds(dialect, ("open", "closed"))
 
-    def in_(p: str | None) -> Any:
-        return and_(ranked.c.year == int(p[:4]), ranked.c.half == int(p[-1])) if p else false()
+    def in_(year: str, half: str) -> Any:
+        return and_(ranked.c.year == bindparam(year), ranked.c.half == bindparam(half))
 
     # Both rounds of a cluster on one row, in one pass (a join of the ranked rounds with themselves is estimated
     # badly enough for PostgreSQL to compare every pair).
     return (
         sa_select(
             ranked.c.cluster_id,
-            func.max(ranked.c.round_id).filter(in_(period)).label("round_id"),
-            func.max(ranked.c.label).filter(in_(period)).label("label"),
-            func.max(ranked.c.status).filter(in_(period)).label("status"),
-            func.max(ranked.c.round_id).filter(in_(since)).label("base_id"),
+            func.max(ranked.c.round_id).filter(in_("year", "half")).label("round_id"),
+            func.max(ranked.c.label).filter(in_("year", "half")).label("label"),
+            func.max(ranked.c.status).filter(in_("year", "half")).label("status"),
+            func.max(ranked.c.round_id).filter(in_("since_year", "since_half")).label("base_id"),
         )
         .where(ranked.c.rank == 1)
         .group_by(ranked.c.cluster_id)
@@ -751,13 +782,32 @@ def _pair(session: Session, cluster_ids: Sequence[int], period: str, since: str 
     )
 
 
-def _pivoted(
-    session: Session, cluster_ids: Sequence[int], period: str, since: str | None, keys: Sequence[str]
-) -> tuple[Any, Any, list[tuple[Any, Any]]]:
-    """What the agency views read: each cluster's rounds of `period` and of `since` (the pair), joined to their
-    values of `keys`, a column per measure and round. Returns the pair, the join and, per key, its columns (value,
-    value in `since`)."""
-    pair = _pair(session, cluster_ids, period, since)
+def _pair_params(dialect: str, cluster_ids: Sequence[int], period: str, since: str | None) -> dict[str, Any]:
+    """The clusters and the two periods of _pair (no period before: null, which no round is in)."""
+    return {
+        "ids": _ids(dialect, cluster_ids),
+        "year": int(period[:4]),
+        "half": int(period[-1]),
+        "since_year": int(since[:4]) if since else None,
+        "since_half": int(since[-1]) if since else None,
+    }
+
+
+@dataclass(frozen=True)
+class _Pivot:
+    """What the agency views read: the pair (_pair), joined to the values of `keys` of both its rounds, and per
+    key its columns (value, value in the period before)."""
+
+    pair: Any
+    joined: Any
+    figures: list[tuple[Any, Any]]
+
+
+# The agency views' statements are built once per database and set of measures (lru_cache) and run with the
+# clusters and periods as parameters: building them in SQLAlchemy took longer than PostgreSQL took to run them.
+@lru_cache(maxsize=64)
+def _pivoted(dialect: str, keys: tuple[str, ...]) -> _Pivot:
+    pair = _pair(dialect)
     values_table: Any = BenchmarkValue.__table__  # type: ignore[attr-defined]
 
     def pivot(round_id: Any, name: str) -> Any:
@@ -771,7 +821,21 @@ def _pivoted(
     joined = pair.outerjoin(value, value.c.round_id == pair.c.round_id).outerjoin(
         earlier, earlier.c.round_id == pair.c.base_id
     )
-    return pair, joined, list(zip(list(value.c)[1:], list(earlier.c)[1:], strict=True))
+    return _Pivot(pair, joined, list(zip(list(value.c)[1:], list(earlier.c)[1:], strict=True)))
+
+
+@lru_cache(maxsize=64)
+def _cells_statement(dialect: str, keys: tuple[str, ...]) -> Any:
+    p = _pivoted(dialect, keys)
+    entry: Any = BenchmarkEntry.__table__  # type: ignore[attr-defined]
+    heading = (p.pair.c.cluster_id, p.pair.c.round_id, p.pair.c.label, p.pair.c.status, entry.c.revision)
+    return (
+        sa_select(*heading, *(now for now, _ in p.figures), *(before for _, before in p.figures))
+        .select_from(
+            p.joined.outerjoin(entry, and_(entry.c.round_id == p.pair.c.round_id, entry.c.reopened_at.is_(None)))
+        )
+        .where(p.pair.c.round_id.is_not(None))
+    )
 
 
 def _cells(
@@ -780,20 +844,23 @@ def _cells(
     """One statement: each cluster's round of `period` and of `since`, the values of `keys` and their changes."""
     if not cluster_ids:
         return {}
-    pair, joined, figures = _pivoted(session, cluster_ids, period, since, keys)
-    entry: Any = BenchmarkEntry.__table__  # type: ignore[attr-defined]
-    heading = (pair.c.cluster_id, pair.c.round_id, pair.c.label, pair.c.status, entry.c.revision)
-    statement = (
-        sa_select(*heading, *(now for now, _ in figures), *(before for _, before in figures))
-        .select_from(joined.outerjoin(entry, and_(entry.c.round_id == pair.c.round_id, entry.c.reopened_at.is_(None))))
-        .where(pair.c.round_id.is_not(None))
-    )
+    dialect = _dialect(session)
+    statement = _cells_statement(dialect, tuple(keys))
     out: dict[int, _Cell] = {}
-    for cid, round_id, label, status, revision, *got in session.connection().execute(statement).all():
+    for cid, round_id, label, status, revision, *got in session.connection().execute(
+        statement, _pair_params(dialect, cluster_ids, period, since)
+    ):
         pairs = zip(keys, got[: len(keys)], got[len(keys) :], strict=True)
         values = {key: (now, logic.change(now, before)) for key, now, before in pairs if now is not None}
         out[cid] = _Cell(RoundRef(round_id, label, status), revision, values)
     return out
+
+
+@lru_cache(maxsize=256)
+def _values_statement(dialect: str, key: str) -> Any:
+    p = _pivoted(dialect, (key,))
+    [(now, before)] = p.figures
+    return sa_select(p.pair.c.cluster_id, now, before).select_from(p.joined).where(now.is_not(None))
 
 
 def _values_of(
@@ -803,11 +870,11 @@ def _values_of(
     distribution draws, without the rounds' labels and revisions that `_cells` reads for the heat map's rows."""
     if not cluster_ids:
         return {}
-    pair, joined, [(now, before)] = _pivoted(session, cluster_ids, period, since, [key])
-    statement = sa_select(pair.c.cluster_id, now, before).select_from(joined).where(now.is_not(None))
-    return {
-        cid: (value, logic.change(value, earlier)) for cid, value, earlier in session.connection().execute(statement)
-    }
+    dialect = _dialect(session)
+    rows = session.connection().execute(
+        _values_statement(dialect, key), _pair_params(dialect, cluster_ids, period, since)
+    )
+    return {cid: (value, logic.change(value, earlier)) for cid, value, earlier in rows}
 
 
 @dataclass(frozen=True)
@@ -829,6 +896,20 @@ class _Summary:
     rows: dict[int, float | None]
 
 
+@lru_cache(maxsize=64)
+def _summary_statement(keys: tuple[str, ...], sort: str) -> Any:
+    """PostgreSQL's aggregate pass: per key its count, quartiles and median change; the rows with their sort
+    values."""
+    p = _pivoted("postgresql", keys)
+    aggregates: list[Any] = []
+    for now, before in p.figures:
+        spread = func.percentile_cont(array([0.25, 0.5, 0.75])).within_group(now)
+        aggregates += [func.count(now), spread, func.percentile_cont(0.5).within_group(now - before)]
+    by = p.figures[keys.index(sort)][0] if sort in keys else null().cast(Float)
+    rows = (func.array_agg(p.pair.c.cluster_id), func.array_agg(by))
+    return sa_select(*aggregates, *rows).select_from(p.joined).where(p.pair.c.round_id.is_not(None))
+
+
 def _summary(
     session: Session, cluster_ids: Sequence[int], period: str, since: str | None, keys: Sequence[str], sort: str
 ) -> _Summary:
@@ -836,7 +917,7 @@ def _summary(
     elsewhere in Python from every cell."""
     if not cluster_ids:
         return _Summary({key: _Column(0, None, None) for key in keys}, {})
-    if session.get_bind().dialect.name != "postgresql":
+    if _dialect(session) != "postgresql":
         cells = _cells(session, cluster_ids, period, since, keys)
         columns = {}
         for key in keys:
@@ -845,15 +926,8 @@ def _summary(
             quartiles = logic.inclusive_quartiles(values) if values else None
             columns[key] = _Column(len(values), quartiles, logic.median(changes))
         return _Summary(columns, {cid: c.values.get(sort, (None, None))[0] for cid, c in cells.items()})
-    pair, joined, figures = _pivoted(session, cluster_ids, period, since, keys)
-    aggregates: list[Any] = []
-    for now, before in figures:
-        spread = func.percentile_cont(array([0.25, 0.5, 0.75])).within_group(now)
-        aggregates += [func.count(now), spread, func.percentile_cont(0.5).within_group(now - before)]
-    by = figures[keys.index(sort)][0] if sort in keys else null().cast(Float)
-    rows = (func.array_agg(pair.c.cluster_id), func.array_agg(by))
-    statement = sa_select(*aggregates, *rows).select_from(joined).where(pair.c.round_id.is_not(None))
-    *got, ids, values = session.connection().execute(statement).one()
+    params = _pair_params("postgresql", cluster_ids, period, since)
+    *got, ids, values = session.connection().execute(_summary_statement(tuple(keys), sort), params).one()
     columns = {}
     for i, key in enumerate(keys):
         n, quartiles, moved = got[3 * i : 3 * i + 3]
@@ -1357,7 +1431,7 @@ def _aggregate_comparison(
     def family(asks: Sequence[Ask]) -> _Family:
         """Every group this session could ask for around each of its clusters, per measure narrowed to the peers
         that have a value: logic.released_around decides over that whole family."""
-        if session.get_bind().dialect.name == "postgresql":
+        if _dialect(session) == "postgresql":
             return _postgres_family(
                 session,
                 template_key,
@@ -1631,10 +1705,12 @@ def _latest_moves(session: Session, rows: Sequence[tuple[ClusterKpi, Cluster]]) 
     keys = sorted({k.key for k, _c in rows})
     values: dict[tuple[int, str], float] = {}
     if round_ids and keys:
+        dialect = _dialect(session)
         statement = sa_select(col(KpiValue.round_id), col(KpiValue.kpi_key), col(KpiValue.value)).where(
-            _among(session, col(KpiValue.round_id), round_ids), col(KpiValue.kpi_key).in_(keys)
+            _among(dialect, col(KpiValue.round_id)), col(KpiValue.kpi_key).in_(keys)
         )
-        values = {(rid, key): value for rid, key, value in session.connection().execute(statement).all()}
+        found = session.connection().execute(statement, {"ids": _ids(dialect, round_ids)})
+        values = {(rid, key): value for rid, key, value in found}
     out: dict[int, Move] = {}
     for kpi, cluster in rows:
         series = [
