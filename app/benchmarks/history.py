@@ -54,25 +54,19 @@ class Candidate:
     group: Group
 
 
-@dataclass
-class _Shown:
-    group: Mapping[int, logic.Contribution]
-    audiences: set[str]
-
-
-History = Mapping[tuple[str, str], Mapping[str, _Shown]]
+# (period, measure) -> the fingerprints of the groups shown for it -> the audiences each was shown to
+History = Mapping[tuple[str, str], Mapping[str, set[str]]]
 
 
 def _released(session: Session, audiences: Iterable[str], candidates: Sequence[Candidate]) -> History:
-    """(period, measure) -> fingerprint -> the group and the audiences it was shown to, for the candidates' periods
-    and measures (a view of one measure need not read the groups of the forty others shown before)."""
+    """The groups shown to these audiences for the candidates' periods and measures (a view of one measure need not
+    read the groups of the forty others shown before)."""
     statement = (
         sa_select(
             col(BenchmarkRelease.audience),
             col(BenchmarkRelease.period),
             col(BenchmarkRelease.measure),
             col(BenchmarkReleaseGroup.fingerprint),
-            col(BenchmarkReleaseGroup.members),
         )
         .join(BenchmarkReleaseGroup, col(BenchmarkReleaseGroup.id) == col(BenchmarkRelease.group_id))
         .where(
@@ -81,30 +75,40 @@ def _released(session: Session, audiences: Iterable[str], candidates: Sequence[C
             col(BenchmarkRelease.measure).in_(sorted({c.measure for c in candidates})),
         )
     )
-    parsed: dict[str, Mapping[int, logic.Contribution]] = {}
-    out: dict[tuple[str, str], dict[str, _Shown]] = defaultdict(dict)
-    for audience, period, measure, fingerprint, members in session.connection().execute(statement):
-        if fingerprint not in parsed:
-            parsed[fingerprint] = {cid: (rid, rev) for cid, rid, rev in json.loads(members)}
-        out[(period, measure)].setdefault(fingerprint, _Shown(parsed[fingerprint], set())).audiences.add(audience)
+    out: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(dict)
+    for audience, period, measure, fingerprint in session.connection().execute(statement):
+        out[(period, measure)].setdefault(fingerprint, set()).add(audience)
     return out
 
 
-def _refused(candidates: Sequence[Candidate], released: History, min_group: int) -> set[int]:
-    refused = set()
-    for i, c in enumerate(candidates):
-        before = released.get((c.period, c.measure), {})
-        if c.group.fingerprint in before:
-            continue  # the same group again: nothing new
-        if not logic.safe_after(c.group.contributions, (shown.group for shown in before.values()), min_group):
-            refused.add(i)
-    return refused
+def _members(session: Session, fingerprints: Iterable[str]) -> dict[str, Mapping[int, logic.Contribution]]:
+    """The peers of groups shown before, with the entry each contributed."""
+    wanted = sorted(set(fingerprints))
+    if not wanted:
+        return {}
+    statement = sa_select(col(BenchmarkReleaseGroup.fingerprint), col(BenchmarkReleaseGroup.members)).where(
+        col(BenchmarkReleaseGroup.fingerprint).in_(wanted)
+    )
+    return {
+        fingerprint: {cid: (rid, rev) for cid, rid, rev in json.loads(members)}
+        for fingerprint, members in session.connection().execute(statement)
+    }
+
+
+def _refused(session: Session, candidates: Sequence[Candidate], released: History, min_group: int) -> set[int]:
+    """The candidates whose group differs from one shown before by fewer than min_group peers. The same group again
+    shows nothing new, so the peers of groups shown before are read only when a candidate's group is new."""
+    before = {i: released.get((c.period, c.measure), {}) for i, c in enumerate(candidates)}
+    new = [(i, c) for i, c in enumerate(candidates) if c.group.fingerprint not in before[i]]
+    members = _members(session, (fingerprint for i, _c in new for fingerprint in before[i]))
+    return {
+        i for i, c in new if not logic.safe_after(c.group.contributions, (members[f] for f in before[i]), min_group)
+    }
 
 
 def _new_to(audience: str, candidates: Sequence[Candidate], released: History) -> list[Candidate]:
     def shown_to_audience(c: Candidate) -> bool:
-        shown = released.get((c.period, c.measure), {}).get(c.group.fingerprint)
-        return shown is not None and audience in shown.audiences
+        return audience in released.get((c.period, c.measure), {}).get(c.group.fingerprint, set())
 
     return [c for c in candidates if not shown_to_audience(c)]
 
@@ -119,7 +123,7 @@ def release(
     if not candidates:
         return set()
     released = _released(session, audiences, candidates)
-    refused = _refused(candidates, released, min_group)
+    refused = _refused(session, candidates, released, min_group)
     fresh = [c for i, c in enumerate(candidates) if i not in refused]
     # Only what this audience has not been shown yet is written (and checked again under the lock).
     if not _new_to(audience, fresh, released):
@@ -129,7 +133,7 @@ def release(
     with open_session(engine, writes=True) as own:
         _lock(own, audiences)
         released = _released(own, audiences, candidates)
-        late = _refused(candidates, released, min_group) - refused
+        late = _refused(own, candidates, released, min_group) - refused
         fresh = [c for i, c in enumerate(candidates) if i not in refused | late]
         _record(own, audience, _new_to(audience, fresh, released))
         own.commit()

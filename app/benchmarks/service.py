@@ -661,10 +661,9 @@ def _slice_data(
 
 def _template(session: Session, template_key: str) -> TemplateSpec:
     try:
-        version = scorecard_service.latest_version(session, template_key)
+        return scorecard_service.latest_spec(session, template_key)
     except NotFound:
         raise NotFound("No such scorecard template.") from None
-    return scorecard_service.spec_of(version)
 
 
 def template_keys(session: Session) -> list[str]:
@@ -1167,7 +1166,7 @@ def changes(
 
 
 def _template_key_of(session: Session, cluster: Cluster) -> str:
-    return scorecard_service.get_version(session, cluster.template_version_id).key
+    return scorecard_service.key_of_version(session, cluster.template_version_id)
 
 
 NO_PEER_VALUE = _l("No peer has a value for this yet.")

@@ -92,6 +92,13 @@ def spec_of(version: TemplateVersion) -> TemplateSpec:
 
 
 _CONTENT_HASH = select(TemplateVersion.content_hash).where(TemplateVersion.id == bindparam("version_id"))
+_LATEST = (
+    select(TemplateVersion.id, TemplateVersion.content_hash)
+    .where(TemplateVersion.key == bindparam("key"))
+    .order_by(col(TemplateVersion.id).desc())
+    .limit(1)
+)
+_KEY = select(TemplateVersion.key).where(TemplateVersion.id == bindparam("version_id"))
 
 
 def spec_of_version(session: Session, version_id: int) -> TemplateSpec:
@@ -101,3 +108,20 @@ def spec_of_version(session: Session, version_id: int) -> TemplateSpec:
     if content_hash is None:
         raise NotFound("No such template version.")
     return _parsed_specs.get(content_hash) or spec_of(get_version(session, version_id))
+
+
+def latest_spec(session: Session, key: str) -> TemplateSpec:
+    """The spec of the template's newest version, read as spec_of_version reads one (the benchmark views)."""
+    latest = session.exec(_LATEST, params={"key": key}).first()
+    if latest is None:
+        raise NotFound("No template with key '%(key)s' is loaded.", key=key)
+    version_id, content_hash = latest
+    assert version_id is not None
+    return _parsed_specs.get(content_hash) or spec_of(get_version(session, version_id))
+
+
+def key_of_version(session: Session, version_id: int) -> str:
+    key = session.exec(_KEY, params={"version_id": version_id}).first()
+    if key is None:
+        raise NotFound("No such template version.")
+    return key
