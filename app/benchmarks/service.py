@@ -348,14 +348,17 @@ class RoundRef:
     status: str
 
 
+def _round_period() -> tuple[Any, Any, Any]:
+    """A round's day and its period's year and half (logic.period_of, in SQL on both databases)."""
+    day = func.coalesce(col(Round.period_end), col(Round.period_start), func.date(col(Round.created_at)))
+    return day, extract("year", day), case((extract("month", day) <= 6, 1), else_=2)
+
+
 @lru_cache(maxsize=16)
 def _ranked_rounds(dialect: str, statuses: tuple[str, ...]) -> Any:
-    """The rounds of the clusters `ids` (_among) with their period's year and half (logic.period_of, in SQL on
-    both databases) and their rank in the cluster's period: 1 for the round that counts, the one that ends last,
-    then the one created last."""
-    day = func.coalesce(col(Round.period_end), col(Round.period_start), func.date(col(Round.created_at)))
-    year = extract("year", day)
-    half = case((extract("month", day) <= 6, 1), else_=2)
+    """The rounds of the clusters `ids` (_among) with their period's year and half and their rank in the cluster's
+    period: 1 for the round that counts, the one that ends last, then the one created last."""
+    day, year, half = _round_period()
     rank = func.row_number().over(
         partition_by=(col(Round.cluster_id), year, half), order_by=(day.desc(), col(Round.id).desc())
     )
@@ -406,8 +409,9 @@ def _all_periods(session: Session, cluster_ids: Sequence[int], *, closed_only: b
 
 @lru_cache(maxsize=16)
 def _periods_statement(dialect: str, statuses: tuple[str, ...]) -> Any:
-    ranked = _ranked_rounds(dialect, statuses)
-    return sa_select(ranked.c.year, ranked.c.half).distinct()
+    _day, year, half = _round_period()
+    rounds = (_among(dialect, col(Round.cluster_id)), col(Round.status).in_(statuses))
+    return sa_select(year.label("year"), half.label("half")).where(*rounds).distinct()
 
 
 def _statuses(closed_only: bool) -> tuple[str, ...]:
