@@ -385,10 +385,7 @@ def _rounds_by_period(
     if not cluster_ids:
         return {}
     dialect = _dialect(session)
-    ranked = _ranked_rounds(dialect, _statuses(closed_only))
-    statement = sa_select(
-        ranked.c.round_id, ranked.c.cluster_id, ranked.c.label, ranked.c.status, ranked.c.year, ranked.c.half
-    ).where(ranked.c.rank == 1)
+    statement = _rounds_statement(dialect, _statuses(closed_only))
     out: dict[int, dict[str, RoundRef]] = defaultdict(dict)
     for rid, cid, label, status, year, half in session.connection().execute(
         statement, {"ids": _ids(dialect, cluster_ids)}
@@ -405,6 +402,14 @@ def _all_periods(session: Session, cluster_ids: Sequence[int], *, closed_only: b
     statement = _periods_statement(dialect, _statuses(closed_only))
     rows = session.connection().execute(statement, {"ids": _ids(dialect, cluster_ids)})
     return sorted({f"{int(year)}-H{half}" for year, half in rows}, reverse=True)
+
+
+@lru_cache(maxsize=16)
+def _rounds_statement(dialect: str, statuses: tuple[str, ...]) -> Any:
+    ranked = _ranked_rounds(dialect, statuses)
+    return sa_select(
+        ranked.c.round_id, ranked.c.cluster_id, ranked.c.label, ranked.c.status, ranked.c.year, ranked.c.half
+    ).where(ranked.c.rank == 1)
 
 
 @lru_cache(maxsize=16)
@@ -764,7 +769,7 @@ class _Cell:
 def _pair(dialect: str) -> Any:
     """Each cluster's round of the period (round_id, label, status) and of the period before (base_id) on one row;
     round_id is null for a cluster with a round only in the period before. Parameters: _pair_params."""
-    ranked = _ranked_rounds(dialect, ("open", "closed"))
+    ranked = _ranked_rounds(dialect, _statuses(closed_only=False))
 
     def in_(year: str, half: str) -> Any:
         return and_(ranked.c.year == bindparam(year), ranked.c.half == bindparam(half))

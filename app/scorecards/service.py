@@ -107,7 +107,7 @@ def spec_of_version(session: Session, version_id: int) -> TemplateSpec:
     content_hash = session.exec(_CONTENT_HASH, params={"version_id": version_id}).first()
     if content_hash is None:
         raise NotFound("No such template version.")
-    return _parsed_specs.get(content_hash) or spec_of(get_version(session, version_id))
+    return _cached_spec(session, version_id, content_hash)
 
 
 def latest_spec(session: Session, key: str) -> TemplateSpec:
@@ -117,6 +117,10 @@ def latest_spec(session: Session, key: str) -> TemplateSpec:
         raise NotFound("No template with key '%(key)s' is loaded.", key=key)
     version_id, content_hash = latest
     assert version_id is not None
+    return _cached_spec(session, version_id, content_hash)
+
+
+def _cached_spec(session: Session, version_id: int, content_hash: str) -> TemplateSpec:
     return _parsed_specs.get(content_hash) or spec_of(get_version(session, version_id))
 
 
