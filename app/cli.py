@@ -89,9 +89,14 @@ def _demo(_args: argparse.Namespace) -> int:
     for answered, heading in ((False, "Not answered the open round yet:"), (True, "Already answered (results page):")):
         print(heading)
         for link in (link for link in links if link.answered == answered):
-            print(f"  {link.cluster[:28]:<28} {link.organisation[:28]:<28} {link.url}")
+            print(f"  {_fit(link.cluster, 28)} {_fit(link.organisation, 28)} {link.url}")
     print(f"\nJSON API and its documentation: {settings.public_url}/docs")
     return 0
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` in a column of `width`, cut with an ellipsis so that a cut name is not read as the next column's."""
+    return (text if len(text) <= width else text[: width - 1].rstrip() + "…").ljust(width)
 
 
 def _create_admin(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli import _fit, main
 from app.config import ROOT
 
 
@@ -23,3 +23,12 @@ def test_validate_fails_with_location(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     assert '"perspectives"' in capsys.readouterr().out
+
+
+def test_demo_link_columns_mark_a_cut_name() -> None:
+    """The demo prints cluster and member in columns of 28: a longer name ends in an ellipsis, so that "Thai Food
+    Cluster (Bangkok &" is not read as the start of the member's name beside it."""
+    cut = _fit("Thai Food Cluster (Bangkok & Central)", 28)
+    assert cut == "Thai Food Cluster (Bangkok…".ljust(28)
+    assert _fit("Gres Castellón", 28) == "Gres Castellón".ljust(28)
+    assert _fit("x" * 28, 28) == "x" * 28
