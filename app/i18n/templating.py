@@ -139,6 +139,7 @@ def install(env: Environment) -> None:
     env.finalize = _finalize
     locale_aware: dict[str, Callable[..., Any]] = {
         "format_decimal": translation.format_decimal,
+        "format_change": translation.format_change,
         "figure": translation.format_figure,
         "format_score": format_score,
         "input_number": input_number,

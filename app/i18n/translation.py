@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import date, datetime
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from functools import cache, lru_cache
 from gettext import NullTranslations
 from io import BytesIO
@@ -271,6 +271,16 @@ def format_decimal(value: float | int | Decimal | None, format: str | None = Non
     with localcontext(prec=EVERY_DIGIT_OF_A_FLOAT):
         text = babel_format_decimal(value, format=format, locale=get_format_locale(), numbering_system="default")
     return native_digits(text, get_format_locale())
+
+
+def format_change(value: float | Decimal | None, format: str = "#,##0.0") -> str:
+    """A change with its sign, rounded as `format` shows it: +1.5, -0.3; one that rounds to nothing is 0.0, with no
+    sign, never "-0.0" beside two figures that read the same."""
+    if value is None:
+        return MISSING
+    places = len(format.partition(".")[2])
+    shown = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
+    return format_decimal(abs(shown), format) if shown == 0 else format_decimal(shown, f"+{format};-{format}")
 
 
 def format_figure(value: float | None) -> str:

@@ -3,6 +3,7 @@ Jinja2 environment rendering different languages at the same time."""
 
 import threading
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from jinja2 import DictLoader, Environment, FileSystemLoader
@@ -13,6 +14,7 @@ from app.errors import InvalidInput, NotFound
 from app.i18n import templating
 from app.i18n.translation import (
     Msg,
+    format_change,
     format_date,
     format_decimal,
     format_figure,
@@ -90,6 +92,48 @@ def test_a_score_macro_never_contradicts_its_colour() -> None:
         green = env.from_string(page).render(value=70.2, status="green", rules=ScoringRules())
     assert '<span class="rag rag-amber">69,8</span>' in amber
     assert '<span class="rag rag-green">70</span>' in green
+
+
+@pytest.mark.parametrize(
+    ("locale", "value", "shown"),
+    [
+        ("en", 2.56, "+2.6"),
+        ("en", -2.56, "-2.6"),
+        # Rounds to nothing: no sign, so that -2.6 against a median of -2.5 (really -2.53) is not "-0.0".
+        ("en", -0.03, "0.0"),
+        ("en", 0.04, "0.0"),
+        ("en", -0.0, "0.0"),
+        ("en", -0.05, "0.0"),  # half to even, as format_decimal rounds the figures beside it
+        ("en", -0.06, "-0.1"),
+        ("es", 1234.5, "+1.234,5"),
+        ("es", -0.01, "0,0"),
+        ("ar-EG", -0.04, "\u0660\u066b\u0660"),
+    ],
+)
+def test_a_change_carries_its_sign_unless_it_rounds_to_nothing(locale: str, value: float, shown: str) -> None:
+    with use_locale(locale):
+        assert format_change(value) == shown
+        assert format_change(None) == "\u2013"
+
+
+def test_a_change_of_raw_figures_keeps_only_the_decimals_it_has() -> None:
+    with use_locale("en"):
+        assert format_change(3, "#,##0.##") == "+3" and format_change(-0.004, "#,##0.##") == "0"
+        assert format_change(-1.25, "#,##0.##") == "-1.25"
+
+
+@pytest.mark.parametrize(("change", "shown"), [(12.6, "▲ +13"), (-12.6, "▼ \u221213"), (0.4, "= 0"), (-0.4, "= 0")])
+def test_the_overall_change_arrow_follows_the_points_it_shows(change: float, shown: str) -> None:
+    """A change of 0.4 points shown as "▲ +0" would say the cluster went up by nothing."""
+    env = Environment(loader=FileSystemLoader(ROOT / "templates"), autoescape=True)
+    templating.install(env)
+    overall = SimpleNamespace(value=63.0, status="amber")
+    current = SimpleNamespace(submitted=4, scores=SimpleNamespace(overall=overall))
+    view = SimpleNamespace(current=current, participants=4, response_rate=100.0, rules=ScoringRules())
+    page = '{% from "dashboard/_results.html" import overview %}{{ overview(view, change) }}'
+    with use_locale("en"):
+        html = env.from_string(page).render(view=view, change=change)
+    assert f'<span class="change">{shown} <span class="visually-hidden">' in html
 
 
 def test_messages_keep_english_and_translate_when_shown() -> None:
