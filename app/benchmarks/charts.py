@@ -157,8 +157,23 @@ class DistributionChart:
     # With more clusters than pixel columns: no bar each, but the values as one shape, a point (x, y) per column
     # (its largest value), and only the marked cluster's bar.
     outline: list[tuple[float, float]]
-    quartiles: list[tuple[str, float, float]]  # (name, value, y) of the quartiles shown
+    quartiles: list[tuple[str, float, float, float]]  # (name, value, y of the line, y of its label)
     marked: Bar | None
+
+
+# Labels 13 units high: close quartiles (48, 49, 52 on a 0-100 axis) would write their labels over each other.
+LABEL_SPACING = 15.0
+
+
+def _spread(ys: Sequence[float], *, apart: float, top: float, bottom: float) -> list[float]:
+    """Baselines for labels wanted at `ys` (top to bottom), between `top` and `bottom`: each where wanted, or
+    pushed down until it is `apart` below the one above, and back up if that took the last past `bottom`."""
+    placed: list[float] = []
+    for y in ys:
+        placed.append(max(y, top, placed[-1] + apart) if placed else max(y, top))
+    for i in reversed(range(len(placed))):
+        placed[i] = min(placed[i], bottom if i == len(placed) - 1 else placed[i + 1] - apart)
+    return placed
 
 
 def distribution_chart(
@@ -199,7 +214,10 @@ def distribution_chart(
         bars = [bar(i, p) for i, p in enumerate(points) if p.cluster_id == marked]
         columns = range(int(right - left) + 1)
         outline = [(left + c, round(axis.y(points[min(int(c / step), len(points) - 1)].value), 2)) for c in columns]
-    shown = [(name, q, axis.y(q)) for name, q in quartiles if q is not None]
+    # Top to bottom; of equal quartiles, the upper one's label on top.
+    lines = sorted((axis.y(q), -i, name, q) for i, (name, q) in enumerate(quartiles) if q is not None)
+    labels = _spread([y - 4 for y, *_ in lines], apart=LABEL_SPACING, top=LABEL_SPACING, bottom=height - 4)
+    shown = [(name, q, y, label) for (y, _i, name, q), label in zip(lines, labels, strict=True)]
     return DistributionChart(
         width, height, left, right, axis, zero, bars, outline, shown, next((b for b in bars if b.marked), None)
     )

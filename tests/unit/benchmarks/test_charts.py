@@ -1,5 +1,7 @@
 """The distribution chart at programme scale: a bar per cluster while each gets a pixel column, one shape beyond."""
 
+from itertools import pairwise
+
 import pytest
 
 from app.benchmarks.charts import distribution_chart
@@ -37,3 +39,22 @@ def test_beyond_that_the_values_are_one_shape_and_the_marked_cluster_stays_visib
         chart.axis.y(0.0), abs=0.01
     )
     assert [x for x, _y in chart.outline] == [48.0 + c for c in range(COLUMNS + 1)]
+
+
+@pytest.mark.parametrize(
+    ("q1", "median", "q3"),
+    [(46.0, 48.0, 52.0), (50.0, 50.0, 50.0), (0.0, 0.0, 0.0), (100.0, 100.0, 100.0), (10.0, 50.0, 90.0)],
+)
+def test_quartile_labels_never_write_over_each_other(q1: float, median: float, q3: float) -> None:
+    """Close quartiles (the demo's 46, 48 and 52) had their three labels on top of each other; each label now sits
+    above its line unless that is too close to the one above, and inside the chart."""
+    chart = distribution_chart(
+        _points(10), [("q1", q1), ("median", median), ("q3", q3)], score=True, marked=None, width=WIDTH
+    )
+    labels = sorted(label for _name, _value, _y, label in chart.quartiles)
+    assert all(b - a >= 15 for a, b in pairwise(labels))
+    assert labels[0] >= 15 and labels[-1] <= chart.height - 4
+    lines = {name: (y, label) for name, _value, y, label in chart.quartiles}
+    assert lines["q3"][1] <= lines["median"][1] <= lines["q1"][1]  # in the order of their lines
+    if q3 - q1 >= 40:  # far apart: each label right above its own line
+        assert all(label == y - 4 for y, label in lines.values())
