@@ -1,7 +1,9 @@
 """Benchmarks end to end: roll-ups equal the scoring engine's core scores, who sees what, exports, pages."""
 
 import csv
+import html
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -141,12 +143,20 @@ def test_heat_map_names_only_sharing_clusters_of_the_agencys_programmes(client: 
     assert "การเข้าถึงสินเชื่อได้ง่าย" in client.get("/benchmarks?template=thai-food-cluster", headers=thai).text
     text = client.get("/benchmarks/heatmap.csv?template=thai-food-cluster", headers=agency).content.decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(text)))[1][0] == "High cluster"
-    assert (
-        client.get(
-            "/benchmarks/distribution.csv?template=thai-food-cluster&measure=overall", headers=agency
-        ).status_code
-        == 200
-    )
+    # The distribution page offers its figures in the three formats of every benchmark view.
+    shown = client.get("/benchmarks/distribution?template=thai-food-cluster&measure=overall", headers=agency).text
+    downloads = dict(re.findall(r'<a href="(/benchmarks/distribution\.[^"]+)">(CSV|XLSX|JSON)</a>', shown))
+    assert sorted(downloads.values()) == ["CSV", "JSON", "XLSX"]
+    got = {fmt: client.get(html.unescape(href), headers=agency) for href, fmt in downloads.items()}
+    assert [r[0] for r in csv.reader(io.StringIO(got["CSV"].content.decode("utf-8-sig")))][1:3] == [
+        "High cluster",
+        "Low cluster",
+    ]
+    assert [r[0] for r in load_workbook(io.BytesIO(got["XLSX"].content)).active.iter_rows(values_only=True)][1:3] == [
+        "High cluster",
+        "Low cluster",
+    ]
+    assert [p["cluster_name"] for p in got["JSON"].json()["points"]] == ["High cluster", "Low cluster"]
     dist = client.get(
         "/api/v1/benchmarks/distribution?template=thai-food-cluster&measure=csf:cost-control", headers=agency
     )
