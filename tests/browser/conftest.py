@@ -166,13 +166,16 @@ SIZES = {"phone": {"width": 390, "height": 844}, "projector": {"width": 1920, "h
 
 @dataclass
 class Screen:
-    """A staff page at one size, with every other site blocked; `check` runs axe and keeps a screenshot."""
+    """A staff page at one size, with every other site blocked; `check` runs axe, checks that nothing but a table's
+    own scrolling box is wider than the screen, and keeps a screenshot."""
 
     page: Page
     shots: Path
 
     def check(self, name: str) -> None:
         assert_accessible(self.page)
+        overflow = self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
         self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
 
 
