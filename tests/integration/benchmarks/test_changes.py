@@ -3,6 +3,7 @@ against an independent computation (statistics.quantiles) and at the disclosure 
 min_group peers with a value in both periods; a cluster that does not share never counts)."""
 
 import csv
+import re
 import statistics
 
 import pytest
@@ -62,6 +63,11 @@ def test_agency_ranking_against_an_independent_computation(client: TestClient, s
 
     page = client.get("/benchmarks/changes?measure=overall", headers=agency)
     assert page.status_code == 200 and "Up a lot" in page.text and "Not sharing" not in page.text
+    # In Egypt every figure of the page is in Arabic-Indic digits, the ranks and the count of clusters too.
+    egypt = client.get("/benchmarks/changes?measure=overall", headers={**agency, "Accept-Language": "ar-EG"}).text
+    body = egypt[egypt.index("<tbody>") : egypt.index("</tbody>")]
+    assert re.findall(r"<tr><td>([^<]*)</td>", body) == ["\u0661", "\u0662", "\u0662", "\u0664", "\u0665"]
+    assert ": \u0665 \u00b7" in egypt  # "Clusters: 5 ·"
 
 
 def _overall_change(client: TestClient, cluster: Cluster, headers: dict[str, str]) -> dict[str, object]:
