@@ -94,3 +94,21 @@ def test_chart_pages_read_on_a_phone_and_a_projector(server: LiveServer, screen:
     expect(page.locator("table tbody tr")).to_have_count(1)
     expect(page.locator("#distribution-chart rect.bar")).to_have_count(5)
     screen.check("distribution-last-page")
+
+    # Right to left (Arabic), the charts still run left to right and keep every label inside them: without
+    # direction="ltr" the quartile labels ran past the chart's right edge and the axis numbers into the bars.
+    page.get_by_role("button", name="العربية").click()
+    page.goto(f"{server.url}/benchmarks/distribution?measure=overall&cluster={cluster_id}")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    chart = page.locator("#distribution-chart").bounding_box()
+    assert chart is not None
+    labels = page.locator("#distribution-chart .quartiles text, #distribution-chart .axis text").all()
+    assert len(labels) >= 5
+    for label in labels:
+        box = label.bounding_box()
+        assert box is not None
+        assert chart["x"] - 1 <= box["x"] and box["x"] + box["width"] <= chart["x"] + chart["width"] + 1
+    axis = page.locator("#distribution-chart .axis text").first.bounding_box()
+    first_bar = page.locator("#distribution-chart rect.bar").first.bounding_box()
+    assert axis is not None and first_bar is not None and axis["x"] + axis["width"] <= first_bar["x"]
+    screen.check("distribution-arabic")
