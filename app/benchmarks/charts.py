@@ -11,24 +11,35 @@ from typing import TypeVar
 from app.benchmarks import logic
 from app.benchmarks.schemas import Distribution, DistributionPoint, Heatmap, PeerMeasure, Profile, TrendPoint
 from app.dashboard import charts as dashboard_charts
+from app.i18n.translation import gettext, use_locale
 
 T = TypeVar("T")
 
 
-def radar(profile: Profile) -> bytes:
-    """The cluster's CSF scores against the peer median, on 0-100. A median that may not be shown (too few
-    peers) or a score that does not exist is not drawn at all: no dot at 0 that would read as a score."""
+def radar(profile: Profile, *, lang: str) -> bytes:
+    """The cluster's CSF scores against the peer median, on 0-100, its words in `lang`. A median that may not be
+    shown (too few peers) or a score that does not exist is not drawn at all: no dot at 0 that would read as a
+    score."""
     csfs = [m for m in profile.measures if m.measure.kind == "csf"]
-    svg = dashboard_charts.radar_svg(
-        [m.measure.title for m in csfs],
-        [
-            ("This cluster", [m.own for m in csfs], {"width": 3, "dash": ""}),
-            ("Peer median", [m.peers.median if m.peers else None for m in csfs], {"width": 2, "dash": "6,4"}),
-        ],
-        width=760,
-        height=600,
-        title=f"{profile.cluster_name}: CSF scores, {profile.period or ''}",
-    )
+    with use_locale(lang):
+        svg = dashboard_charts.radar_svg(
+            [m.measure.title for m in csfs],
+            [
+                (gettext("This cluster"), [m.own for m in csfs], {"width": 3, "dash": ""}),
+                (
+                    gettext("Peer median"),
+                    [m.peers.median if m.peers else None for m in csfs],
+                    {"width": 2, "dash": "6,4"},
+                ),
+            ],
+            width=760,
+            height=600,
+            title=gettext(
+                "%(cluster)s: success factor scores, %(period)s",
+                cluster=profile.cluster_name,
+                period=profile.period or "",
+            ),
+        )
     return svg.encode()
 
 

@@ -448,9 +448,10 @@ def _print_context(
     cluster: Cluster,
     query: ProfileQuery,
 ) -> dict[str, Any]:
-    data = _profile(session, settings, principal, cluster, query, lang=locale_of(request))
+    lang = locale_of(request)
+    data = _profile(session, settings, principal, cluster, query, lang=lang)
     # Inline, so the report is one self-contained document (WeasyPrint fetches nothing over HTTP).
-    radar = "data:image/svg+xml;base64," + base64.b64encode(charts.radar(data)).decode()
+    radar = "data:image/svg+xml;base64," + base64.b64encode(charts.radar(data, lang=lang)).decode()
     return {**_profile_context(request, principal, cluster, data), "radar_src": radar}
 
 
@@ -463,7 +464,8 @@ def profile_radar(
     query: ProfileQueryDep,
     cluster: Cluster = cluster_for("results"),
 ) -> Response:
-    svg = charts.radar(_profile(session, settings, principal, cluster, query, lang=locale_of(request)))
+    lang = locale_of(request)
+    svg = charts.radar(_profile(session, settings, principal, cluster, query, lang=lang), lang=lang)
     # pygal styles its chart with an inline <style>; this document runs no script and loads nothing.
     return Response(
         svg,

@@ -202,6 +202,12 @@ def test_profile_named_for_agency_aggregate_for_facilitator(client: TestClient, 
     svg = client.get(f"/benchmarks/clusters/{viewed.id}/radar.svg", headers=facilitator)
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert b"<script" not in svg.content and b"Peer median" in svg.content
+    # The radar speaks the reader's language, as the page and the PDF report it is drawn into.
+    spanish = client.get(
+        f"/benchmarks/clusters/{viewed.id}/radar.svg", headers={**facilitator, "Accept-Language": "es"}
+    ).text
+    assert "Este clúster" in spanish and "Mediana de los pares" in spanish and "Peer median" not in spanish
+    assert "Viewed: puntuaciones de los factores de éxito, 2025-H1" in spanish
     sheet = load_workbook(
         io.BytesIO(client.get(f"/benchmarks/clusters/{viewed.id}/profile.xlsx", headers=facilitator).content)
     ).active
