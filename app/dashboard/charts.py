@@ -8,6 +8,7 @@ sits next to a table with the same numbers, its text alternative.
 import base64
 import math
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from html import escape
@@ -156,6 +157,11 @@ def radar_svg(
 def _wrap(text: str, width: int) -> list[str]:
     """An axis label on at most two lines, shortened with an ellipsis beyond (the table beside has it whole)."""
     lines = textwrap.wrap(text, width) or [""]
+    # Thai writes words without spaces, so textwrap cuts inside one: a vowel or tone mark stays with its letter.
+    for i in range(1, len(lines)):
+        while lines[i] and unicodedata.category(lines[i][0]) in ("Mn", "Mc"):
+            lines[i - 1], lines[i] = lines[i - 1] + lines[i][0], lines[i][1:]
+    lines = [line for line in lines if line]
     if len(lines) > 2:
         lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder="…")]
     return lines

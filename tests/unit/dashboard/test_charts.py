@@ -1,6 +1,7 @@
 """The radar draws nothing for a value that is missing or suppressed: no dot at 0, no line to the centre."""
 
 import math
+import unicodedata
 import xml.etree.ElementTree as ET
 
 from app.dashboard.charts import radar_svg
@@ -46,3 +47,13 @@ def test_a_radar_without_axes_is_an_empty_frame() -> None:
     dots, _lines = _shapes(svg)
     assert dots == [] and ET.fromstring(svg).find(f"{SVG}polygon") is None
     assert "Nothing scored yet" in svg
+
+
+def test_a_thai_axis_label_is_never_cut_between_a_letter_and_its_marks() -> None:
+    """Thai has no spaces between words: textwrap cut "การเข้าถึงสินเชื่อได้ง่าย" after 16 characters, between
+    "ช" and its vowel "ื", leaving the vowel and the tone mark alone at the start of the second line."""
+    svg = radar_svg(["การเข้าถึงสินเชื่อได้ง่าย", "B", "C"], [("2026", [50, 60, 70], SOLID)], width=560, height=460)
+    label = next(t for t in ET.fromstring(svg).iter(f"{SVG}text") if t.find(f"{SVG}tspan") is not None)
+    lines = [span.text or "" for span in label.iter(f"{SVG}tspan")]
+    assert "".join(lines) == "การเข้าถึงสินเชื่อได้ง่าย"
+    assert len(lines) == 2 and all(not unicodedata.category(line[0]).startswith("M") for line in lines)
