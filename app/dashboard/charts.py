@@ -127,10 +127,11 @@ def radar_svg(
         ly += (
             5 - (len(lines) - 1) * 8 if abs(ly - cy) < radius * 0.9 else (12 if ly > cy else -4 - (len(lines) - 1) * 16)
         )
-        spans = "".join(
-            f'<tspan x="{lx:.1f}" dy="{0 if i == 0 else 16}">{escape(line)}</tspan>' for i, line in enumerate(lines)
+        # A <text> per line, not <tspan>s: resvg (the PDF's charts) placed a right-to-left second line over the first.
+        at = f'text-anchor="{anchor}" font-size="14" {font}'
+        parts.extend(
+            f'<text x="{lx:.1f}" y="{ly + 16 * i:.1f}" {at}>{escape(line)}</text>' for i, line in enumerate(lines)
         )
-        parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" font-size="14" {font}>{spans}</text>')
     legend_x = 20.0
     for number, (label, values, stroke) in enumerate(series):
         colour = STYLE.colors[number % len(STYLE.colors)]
