@@ -34,7 +34,9 @@ STATIC = ROOT / "static"
 # Charts are drawn at twice their size and shown at their own (page_css): 192 dpi on paper.
 CHART_ZOOM = 2
 # The charts' fonts, regular faces only: among every installed font resvg's fallback took bold Thai and Arabic.
-CHART_FONTS = ("NotoSans-Regular.ttf", "NotoSansThai-Regular.ttf", "NotoSansArabic-Regular.ttf", "DejaVuSans.ttf")
+# DejaVu Sans first, as in the report's text: it has Latin and Arabic, so a label mixing Arabic with brackets stays in
+# one font (from Noto Sans, resvg did not fall back to Arabic for such a label: boxes); Thai falls back to Noto.
+CHART_FONTS = ("DejaVuSans.ttf", "NotoSansThai-Regular.ttf", "NotoSansArabic-Regular.ttf", "NotoSans-Regular.ttf")
 _INLINE_SVG = re.compile(r"<svg\b(?P<attributes>[^>]*)>(?P<body>.*?)</svg>", re.S)
 _SVG_DATA_URI = re.compile(r"data:image/svg\+xml;base64,(?P<data>[A-Za-z0-9+/=]+)")
 
@@ -99,7 +101,7 @@ def _png_uri(svg: str) -> str:
         zoom=CHART_ZOOM,
         skip_system_fonts=bool(fonts),
         font_files=fonts or None,
-        sans_serif_family="Noto Sans",
+        sans_serif_family="DejaVu Sans",
     )
     return "data:image/png;base64," + base64.b64encode(bytes(png)).decode()
 

@@ -13,8 +13,8 @@ from app.reports.pdf import CHART_ZOOM, charts_as_pictures
 def _ink_width(text: str) -> int:
     """How wide `text` comes out of a report's chart, in pixels of ink."""
     svg = (
-        '<svg class="chart" width="400" height="80" role="img"><title>t</title>'
-        f'<text x="10" y="60" font-size="40" font-family="system-ui, sans-serif">{text}</text></svg>'
+        '<svg class="chart" width="1000" height="40" role="img"><title>t</title>'
+        f'<text x="10" y="30" font-size="20" font-family="system-ui, sans-serif">{text}</text></svg>'
     )
     uri = re.search(r'src="data:image/png;base64,([^"]+)"', charts_as_pictures(svg))
     assert uri is not None
@@ -34,6 +34,13 @@ def test_thai_marks_sit_on_their_letter() -> None:
 def test_arabic_letters_join() -> None:
     # Three joined beh are narrower than three alone (isolated forms with their tails).
     assert _ink_width("ببب") < 0.8 * 3 * _ink_width("ب")
+
+
+def test_an_arabic_label_with_brackets_is_drawn_in_arabic() -> None:
+    # The trend's legend in Arabic. Drawn from Noto Sans, whose brackets kept the whole label in it, every Arabic
+    # letter was a box; the brackets add only their own width to the label in Arabic letters.
+    label = "النصف الأوسط من النظراء (من الربيع الأدنى إلى الربيع الأعلى)"
+    assert _ink_width(label) < _ink_width(label.replace("(", "").replace(")", "")) + 6 * _ink_width("(")
 
 
 def test_every_chart_becomes_a_picture_of_the_same_size() -> None:
