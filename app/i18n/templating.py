@@ -80,7 +80,10 @@ def input_number(value: float | None) -> str:
 
 
 def span(value: object, css_class: str) -> Markup:
-    """A value set apart inside a translated sentence (the live count that the session screen updates)."""
+    """A value set apart inside a translated sentence (the live count that the session screen updates); a count in
+    the reader's digits, as the sentence's other numbers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = translation.format_decimal(value)
     return Markup('<span class="{}">{}</span>').format(css_class, value)
 
 

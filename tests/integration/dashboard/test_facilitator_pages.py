@@ -421,6 +421,10 @@ def test_live_fragment_answers_304_until_something_changes(
     assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
     assert '<span class="count">1</span>' in changed.text
     assert changed.text.lstrip().startswith('<div id="live"')  # the fragment only, for htmx to swap
+    # In Egypt the count, the rating points and how many gave each are in Arabic-Indic digits, as the rest.
+    egypt = facilitator.get(url, headers={**htmx, "Accept-Language": "ar-EG"}).text
+    assert '<span class="count">\u0661</span>' in egypt
+    assert '<tr><th scope="row">\u0665</th>' in egypt and '<td class="n">\u0661</td>' in egypt
 
 
 def test_etag_needs_no_process_state(settings: object, client: TestClient, setting: Setting, session: Session) -> None:
