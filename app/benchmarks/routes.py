@@ -282,10 +282,19 @@ def heatmap_page(
         "sort_links": _sort_links(request, data),
         "pager": pager,
         "page_links": _page_links(request, pager),
-        "template_keys": service.template_keys(session),
         "query": request.url.query,
+        **_filter_choices(session, data.options),
     }
     return render(request, "benchmarks/heatmap.html", context, block="results")
+
+
+def _filter_choices(session: SessionDep, options: dict[str, list[str]]) -> dict[str, Any]:
+    """What the filters of the agency views offer beyond the view's own options: the templates, and the names of
+    the programmes (the filter's values are their ids)."""
+    return {
+        "template_keys": service.template_keys(session),
+        "programme_names": service.programme_names(session, options.get("programme", [])),
+    }
 
 
 def _sort_links(request: Request, data: Heatmap) -> list[tuple[str, str, str]]:
@@ -339,8 +348,8 @@ def distribution_page(
         "chart": charts.distribution_of(data, marked=marked),
         "pager": pager,
         "page_links": _page_links(request, pager),
-        "template_keys": service.template_keys(session),
         "query": request.url.query,
+        **_filter_choices(session, {}),
     }
     return render(request, "benchmarks/distribution.html", context, block="results")
 
@@ -367,7 +376,7 @@ def changes_page(
     request: Request, session: SessionDep, principal: PrincipalDep, query: ChangesQueryDep
 ) -> HTMLResponse:
     data = _changes(session, principal, query, lang=locale_of(request))
-    context = {"data": data, "template_keys": service.template_keys(session), "query": request.url.query}
+    context = {"data": data, "query": request.url.query, **_filter_choices(session, data.options)}
     return render(request, "benchmarks/changes.html", context, block="results")
 
 

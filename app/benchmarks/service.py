@@ -57,7 +57,7 @@ from app.benchmarks.schemas import (
     TrendPoint,
 )
 from app.clusters import service as cluster_service
-from app.clusters.models import Cluster, ClusterKpi
+from app.clusters.models import Cluster, ClusterKpi, Programme
 from app.errors import InvalidInput, NotFound
 from app.i18n.translation import _l, _nl
 from app.rounds.models import KpiValue, Round
@@ -677,6 +677,13 @@ def _template(session: Session, template_key: str) -> TemplateSpec:
 
 def template_keys(session: Session) -> list[str]:
     return sorted({v.key for v in scorecard_service.list_versions(session)})
+
+
+def programme_names(session: Session, programme_ids: Iterable[str]) -> dict[str, str]:
+    """The programmes' names for the filter, keyed as the filter's values (ids as text)."""
+    ids = [int(i) for i in programme_ids if i.isdigit()]
+    rows = session.execute(sa_select(col(Programme.id), col(Programme.name)).where(col(Programme.id).in_(ids)))
+    return {str(programme_id): name for programme_id, name in rows}
 
 
 def default_template(session: Session, principal: Principal) -> str:
