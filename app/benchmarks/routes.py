@@ -289,10 +289,10 @@ def heatmap_page(
 
 
 def _filter_choices(session: SessionDep, options: dict[str, list[str]]) -> dict[str, Any]:
-    """What the filters of the agency views offer beyond the view's own options: the templates, and the names of
-    the programmes (the filter's values are their ids)."""
+    """What the filters of the agency views offer beyond the view's own options: the templates by title, and the
+    programmes by name (the filters' values are the template keys and programme ids the API takes)."""
     return {
-        "template_keys": service.template_keys(session),
+        "template_titles": service.template_titles(session),
         "programme_names": service.programme_names(session, options.get("programme", [])),
     }
 
@@ -543,6 +543,7 @@ def observatory_page(
     data = service.observatory(session, principal, template_key=_default_template(session, principal, template))
     context = {
         "data": data,
+        "template_titles": service.template_titles(session),
         "is_admin": benchmark_named_programmes(principal) is None,
         "written": request.query_params.get("written"),
     }

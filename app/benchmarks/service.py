@@ -675,8 +675,16 @@ def _template(session: Session, template_key: str) -> TemplateSpec:
         raise NotFound("No such scorecard template.") from None
 
 
+def template_titles(session: Session) -> dict[str, str]:
+    """Each loaded template's key with the title of its latest version, by key."""
+    rows = session.execute(
+        sa_select(col(TemplateVersion.key), col(TemplateVersion.title)).order_by(col(TemplateVersion.id))
+    )
+    return dict(sorted({key: title for key, title in rows}.items()))
+
+
 def template_keys(session: Session) -> list[str]:
-    return sorted({v.key for v in scorecard_service.list_versions(session)})
+    return list(template_titles(session))
 
 
 def programme_names(session: Session, programme_ids: Iterable[str]) -> dict[str, str]:

@@ -123,8 +123,9 @@ def test_heat_map_names_only_sharing_clusters_of_the_agencys_programmes(client: 
 
     page = client.get("/benchmarks?template=thai-food-cluster", headers=agency)
     assert page.status_code == 200 and "<html" in page.text and "High cluster" in page.text
-    # The programme filter offers the programme by name (its value stays the id the API takes).
+    # The filters offer the template by title and the programme by name (their values stay what the API takes).
     assert f'<option value="{mine.id}" >{mine.name}</option>' in page.text
+    assert '<option value="thai-food-cluster" selected>Thai Food Cluster Initiative</option>' in page.text
     assert '<form class="bench-filters" method="get" action="/benchmarks"' in page.text  # works without JS
     fragment = client.get("/benchmarks?template=thai-food-cluster", headers={**agency, "HX-Request": "true"})
     assert "<html" not in fragment.text and 'id="results"' in fragment.text
