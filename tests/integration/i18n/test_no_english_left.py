@@ -134,6 +134,9 @@ def demo_programme(session: Session) -> int:
     return programme.id or 0
 
 
+# Which language a page speaks is the templates' and catalogues' doing, the same on either database: the crawl (the
+# suite's slowest test, 90 s a database on a slow machine) runs on SQLite only.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_every_page_speaks_the_readers_language(client: TestClient, session: Session, demo_programme: int) -> None:
     admin = factories.user(session, is_admin=True)
     programme = cluster_service.get_programme(session, demo_programme)
