@@ -690,6 +690,8 @@ def template_keys(session: Session) -> list[str]:
 def programme_names(session: Session, programme_ids: Iterable[str]) -> dict[str, str]:
     """The programmes' names for the filter, keyed as the filter's values (ids as text)."""
     ids = [int(i) for i in programme_ids if i.isdigit()]
+    if not ids:  # the distribution has no programme filter: no statement to read nothing
+        return {}
     rows = session.execute(sa_select(col(Programme.id), col(Programme.name)).where(col(Programme.id).in_(ids)))
     return {str(programme_id): name for programme_id, name in rows}
 
