@@ -125,7 +125,11 @@
     var button = e.submitter;
     var fields = {};
     new FormData(form).forEach(function (value, name) {
-      if (/^[rck]\./.test(name)) fields[name] = String(value);
+      if (!/^[rck]\./.test(name)) return;
+      // A field left as empty as it came is no answer; one the member emptied is, and is kept.
+      var field = form.elements[name];
+      if (value === "" && field && field.defaultValue === "") return;
+      fields[name] = String(value);
     });
     var at = Date.now();
     var work = form.classList.contains("member-submit")

@@ -79,7 +79,8 @@ class MemberForm:
     def offline_pages(self) -> list[str]:
         """What the service worker keeps on the phone so the form opens with no connection."""
         steps = [f"{self.base_url}/answer/{n}" for n in range(1, len(self.scorecard.perspectives) + 1)]
-        statics = [static_url("app.css"), static_url("member.js")]
+        # htmx too: the browser's own cache may drop it on a full phone, and without it nothing autosaves.
+        statics = [static_url("app.css"), static_url("vendor/htmx.min.js"), static_url("member.js")]
         return [*steps, f"{self.base_url}/review", *statics]
 
     @cached_property

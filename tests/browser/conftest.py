@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Route, sync_playwright
 from playwright.sync_api import Response as PlaywrightResponse
 from sqlmodel import Session
 
@@ -77,12 +77,20 @@ class Phone:
     errors: list[str]
     shots: Path
     count: int = 0
+    offline: bool = False
 
     def set_offline(self, offline: bool) -> None:
         """Through CDP network emulation: the page's own throttling and Playwright's (which covers
-        the service worker) both have to say offline."""
+        the service worker) both have to say offline. A route refuses every request besides, which
+        also turns the browser's HTTP cache off: what opens offline is what the service worker kept,
+        as on a full phone whose cache keeps nothing for long."""
         self.cdp.send("Network.emulateNetworkConditions", {**THROTTLED_3G, "offline": offline})
         self.context.set_offline(offline)
+        if offline and not self.offline:
+            self.context.route("**/*", _disconnected)
+        elif self.offline and not offline:
+            self.context.unroute("**/*", _disconnected)
+        self.offline = offline
 
     def shot(self, name: str) -> None:
         self.count += 1
@@ -91,6 +99,10 @@ class Phone:
     def audit(self) -> None:
         """axe-core on the current page: no violations at all (WCAG 2.x A and AA rules and best practice)."""
         assert_accessible(self.page)
+
+
+def _disconnected(route: Route) -> None:
+    route.abort("internetdisconnected")
 
 
 def assert_accessible(page: Page) -> None:

@@ -33,7 +33,10 @@ def test_answer_and_submit_offline_then_send_when_back_online(
     expect(page.locator("#pending")).to_contain_text("changes waiting to be sent")
     phone.shot("offline-submitted")
 
-    # The tab is closed and opened again, still offline: everything given is still there.
+    # The tab is closed and opened again, still offline: everything given is still there. The form is left
+    # first: closing a tab detaches its DevTools sessions, which ends the offline emulation while the page
+    # still runs, and the page, told it is online, would send what it kept (a phone's network stays down).
+    page.goto("about:blank")
     page.close()
     page = phone.context.new_page()
     phone.page, phone.cdp = page, phone.context.new_cdp_session(page)
@@ -42,6 +45,7 @@ def test_answer_and_submit_offline_then_send_when_back_online(
     expect(page.locator('input[name="r.ease-of-access-to-loans"][value="5"]')).to_be_checked()
     expect(page.locator("#k-loan-repayment-period")).to_have_value("24")
     expect(page.locator("#pending")).to_be_visible()
+    expect(_status(page, "c.ease-of-access-to-loans")).to_be_empty()  # the "Why?" left empty is not kept
     phone.shot("reopened-offline")
     with Session(server.engine) as session:
         assert (
