@@ -11,7 +11,7 @@ from typing import TypeVar
 from app.benchmarks import logic
 from app.benchmarks.schemas import Distribution, DistributionPoint, Heatmap, PeerMeasure, Profile, TrendPoint
 from app.dashboard import charts as dashboard_charts
-from app.i18n.translation import gettext, use_locale
+from app.i18n.translation import get_locale, gettext, in_reading_direction, isolated, use_locale
 
 T = TypeVar("T")
 
@@ -34,10 +34,13 @@ def radar(profile: Profile, *, lang: str) -> bytes:
             ],
             width=760,
             height=600,
-            title=gettext(
-                "%(cluster)s: success factor scores, %(period)s",
-                cluster=profile.cluster_name,
-                period=profile.period or "",
+            title=in_reading_direction(
+                gettext(
+                    "%(cluster)s: success factor scores, %(period)s",
+                    cluster=isolated(profile.cluster_name),
+                    period=isolated(profile.period or ""),
+                ),
+                get_locale(),
             ),
         )
     return svg.encode()

@@ -93,6 +93,16 @@ def html_lang(locale: str) -> str:
     return HTML_LANG.get(locale, locale)
 
 
+def isolated(text: str) -> str:
+    """A name or period set into a sentence keeps its own direction: in Arabic, '2026-H1' stays whole."""
+    return f"\u2068{text}\u2069"  # first strong isolate ... pop directional isolate
+
+
+def in_reading_direction(text: str, locale: str) -> str:
+    """A line of SVG text has no page around it to say right to left, so it says so itself."""
+    return f"\u2067{text}\u2069" if locale in RIGHT_TO_LEFT else text  # right-to-left isolate ... pop
+
+
 @cache
 def translations(locale: str) -> NullTranslations:
     """The compiled catalogue; rebuilt in memory from the .po (with a warning) when the .mo is missing

@@ -210,7 +210,15 @@ def test_profile_named_for_agency_aggregate_for_facilitator(client: TestClient, 
         f"/benchmarks/clusters/{viewed.id}/radar.svg", headers={**facilitator, "Accept-Language": "es"}
     ).text
     assert "Este clúster" in spanish and "Mediana de los pares" in spanish and "Peer median" not in spanish
-    assert "Viewed: puntuaciones de los factores de éxito, 2025-H1" in spanish
+    # The name and the period are set in as isolates (U+2068 ... U+2069), whole in their own direction.
+    assert "\u2068Viewed\u2069: puntuaciones de los factores de éxito, \u20682025-H1\u2069" in spanish
+    arabic = client.get(
+        f"/benchmarks/clusters/{viewed.id}/radar.svg", headers={**facilitator, "Accept-Language": "ar"}
+    ).text
+    # A line of SVG text has no page to say right to left: the Arabic title is a right-to-left isolate.
+    title = re.search(r'font-size="16"[^>]*>([^<]*)</text>', arabic)
+    assert title is not None and title[1].startswith("\u2067\u2068Viewed\u2069")
+    assert title[1].endswith("\u20682025-H1\u2069\u2069") and "درجات" in title[1]
     sheet = load_workbook(
         io.BytesIO(client.get(f"/benchmarks/clusters/{viewed.id}/profile.xlsx", headers=facilitator).content)
     ).active
