@@ -155,6 +155,7 @@ def install(env: Environment) -> None:
         "digits": lambda value: translation.native_digits(str(value), translation.get_format_locale()),
     }
     env.filters.update({name: _per_render(func) for name, func in locale_aware.items()})
+    env.filters["isolated"] = translation.isolated
     env.globals.update(
         scorecard_label=scorecard_label,
         in_scorecard_language=in_scorecard_language,

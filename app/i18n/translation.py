@@ -94,7 +94,8 @@ def html_lang(locale: str) -> str:
 
 
 def isolated(text: str) -> str:
-    """A name or period set into a sentence keeps its own direction: in Arabic, '2026-H1' stays whole."""
+    """A name or period set into text keeps its own direction: on an Arabic page "2026-H1" stays whole
+    (left alone, the bidi algorithm shows it as "H1-2026")."""
     return f"\u2068{text}\u2069"  # first strong isolate ... pop directional isolate
 
 

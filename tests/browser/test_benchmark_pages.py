@@ -10,6 +10,23 @@ from tests.browser.conftest import Screen
 from tests.integration.benchmarks.world import H1_2025, H2_2025, rated_cluster
 from tests.support.live_server import LiveServer
 
+# Whether the year of the first period ("2025-H1") in `selector`'s text is drawn left of its half-year.
+YEAR_LEFT_OF_HALF = """selector => {
+  const walker = document.createTreeWalker(document.querySelector(selector), NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const found = /(\\d{4})-(H\\d)/.exec(node.data);
+    if (!found) continue;
+    const box = (start, end) => {
+      const range = document.createRange();
+      range.setStart(node, start);
+      range.setEnd(node, end);
+      return range.getBoundingClientRect();
+    };
+    return box(found.index, found.index + 4).left < box(found.index + 5, found.index + 7).left;
+  }
+  return null;
+}"""
+
 
 def test_benchmark_pages_show_how_current_they_are(server: LiveServer, screen: Screen) -> None:
     page = screen.page
@@ -111,4 +128,8 @@ def test_chart_pages_read_on_a_phone_and_a_projector(server: LiveServer, screen:
     axis = page.locator("#distribution-chart .axis text").first.bounding_box()
     first_bar = page.locator("#distribution-chart rect.bar").first.bounding_box()
     assert axis is not None and first_bar is not None and axis["x"] + axis["width"] <= first_bar["x"]
+    # The period in the heading reads "2025-H1" on the right-to-left page too: left alone, the year came after
+    # the half ("H1-2025").
+    year_then_half = page.evaluate(YEAR_LEFT_OF_HALF, "main h2")
+    assert year_then_half is True
     screen.check("distribution-arabic")
