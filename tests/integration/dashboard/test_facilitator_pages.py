@@ -1,6 +1,7 @@
 """The facilitator's pages over HTTP: setup, proposals, rounds, the live session screen, print and exports."""
 
 import csv
+import html
 import io
 import re
 from collections.abc import Iterator
@@ -108,6 +109,9 @@ def test_home_links_each_cluster_to_its_pages(facilitator: TestClient, setting: 
     home = facilitator.get("/").text
     for page in ("setup", "rounds"):
         assert f'href="/clusters/{setting.cluster.id}/{page}"' in home
+    # Each name in the list of clusters to compare is isolated: on an Arabic page the list runs from the right.
+    name = html.escape(setting.cluster.name)
+    assert f'<a href="/benchmarks/clusters/{setting.cluster.id}"><bdi>{name}</bdi></a>' in home
 
 
 def test_setup_shows_the_scorecard_and_saves_kpi_settings(
